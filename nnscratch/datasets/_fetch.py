@@ -80,8 +80,8 @@ def _search(folder, subfolders):
 
 def _files_hint(subfolders=()):
     names = ", ".join(FILES)
-    sub = f" (directly or in a {subfolders[0]}/ subfolder)" if subfolders else ""
-    return f"the four files {names} (gzipped or not){sub}"
+    sub = f"; directly or in a {subfolders[0]}/ subfolder" if subfolders else ""
+    return f"the four files {names} (gzipped or not{sub})"
 
 
 def _need_all(found, where, how, fix):
@@ -93,22 +93,24 @@ def _need_all(found, where, how, fix):
                          f"{fix}")
 
 
-def locate(title, name, path=None, subfolders=(), system_folders=()):
+def locate(title, name, path=None, subfolders=(), system_folders=(), base_urls=()):
     """Where the four files are: ({official name: path}, fix) or (None, notes) if not on disk.
 
     ``fix`` tells the user how to repair a bad file from that place; ``notes`` lists the places
     looked at, for the error message if the download fails too.
     """
     subfolders = tuple(subfolders)
+    official = f" (the official files are at {base_urls[0]})" if base_urls else ""
     if path is not None:
         folder = Path(path).expanduser()
         fix = f"Pass path= a folder holding {_files_hint(subfolders)}."
         if not folder.is_dir():
-            raise ValueError(f"load_data(path={str(path)!r}): no such folder. {fix}")
+            problem = "not a folder" if folder.exists() else "no such folder"
+            raise ValueError(f"load_data(path={str(path)!r}): {problem}. {fix}")
         where, found = _search(folder, subfolders)
         _need_all(found, where, "load_data(path=...): folder", fix)
-        return found, ("Replace it with a good copy, or pass path= a folder holding "
-                       f"{_files_hint(subfolders)}.")
+        return found, (f"Replace it with a good copy{official}, or pass path= a folder "
+                       f"holding {_files_hint(subfolders)}.")
 
     notes = []
     env = os.environ.get(ENV_DATA, "")
@@ -121,7 +123,7 @@ def locate(title, name, path=None, subfolders=(), system_folders=()):
         where, found = _search(folder, subfolders)
         if found:
             _need_all(found, where, f"{ENV_DATA}: folder", fix)
-            return found, f"Replace it with a good copy. {fix}"
+            return found, f"Replace it with a good copy{official}. {fix}"
         notes.append(f"{ENV_DATA}={env}: no {title} files there "
                      f"(looked in {', '.join(str(folder / s) for s in subfolders)} and {folder})")
     else:
@@ -182,8 +184,10 @@ def download(title, name, md5, base_urls):
         else:
             if mismatches:
                 raise ValueError(f"Downloaded {fname} for {title} does not match its official "
-                                 "checksum, so it was deleted (nothing kept in "
-                                 f"{cache}):\n  " + "\n  ".join(mismatches + failures))
+                                 f"checksum, so it was deleted, not saved in {cache}:\n  "
+                                 + "\n  ".join(mismatches + failures)
+                                 + f"\nTry again later, or put a good copy in {cache} or in "
+                                 f"the folder named by {ENV_DATA}.")
             raise DownloadError(f"Could not download {fname} for {title}:\n  "
                                 + "\n  ".join(failures or ["no mirror to try"]))
     return found
@@ -192,11 +196,12 @@ def download(title, name, md5, base_urls):
 def load_dataset(title, name, path=None, subfolders=(), system_folders=(), md5=None,
                  base_urls=()):
     """Find (or download) and read a data set: ``((x_train, y_train), (x_test, y_test))``."""
-    files, fix = locate(title, name, path, subfolders, system_folders)
+    base_urls = mirrors(base_urls)
+    files, fix = locate(title, name, path, subfolders, system_folders, base_urls)
     if files is None:
         notes = fix
         try:
-            files = download(title, name, md5, mirrors(base_urls))
+            files = download(title, name, md5, base_urls)
         except DownloadError as err:
             raise DownloadError(
                 f"{title} is not on this computer and could not be downloaded.\n"
@@ -214,6 +219,6 @@ def load_dataset(title, name, path=None, subfolders=(), system_folders=(), md5=N
     for other, labels in FIRST_TRAIN_LABELS.items():
         if other != title and first == labels:
             raise ValueError(f"{files[FILES[1]]}: these are {other}'s labels, but you asked "
-                             f"for {title}. Keep each data set in its own folder "
-                             f"({', '.join(s + '/' for s in subfolders)} for {title}).")
+                             f"for {title}. Keep each data set in its own subfolder of the data folder "
+                             f"({subfolders[0]}/ for {title}).")
     return splits
