@@ -1,4 +1,4 @@
-"""Tests of nnscratch.datasets: IDX checks, lookup order, and downloads from a real local HTTP server.
+"""Tests of nnscratch.datasets: IDX checks, lookup order, downloads from a real local HTTP server.
 
 Nothing here touches the internet or the real home folder: every test gets its own
 XDG_CACHE_HOME, no NNSCRATCH_DATA / NNSCRATCH_MIRROR, no system folders and no mirrors unless

@@ -54,7 +54,7 @@ def cache_dir(name):
 
 
 def mirrors(default):
-    """Base URLs to try in order: ``$NNSCRATCH_MIRROR`` (one or more, space-separated) or ``default``."""
+    """Base URLs to try in order: ``$NNSCRATCH_MIRROR`` (space-separated) or else ``default``."""
     return os.environ.get(ENV_MIRROR, "").split() or list(default)
 
 
@@ -139,8 +139,8 @@ def locate(title, name, path=None, subfolders=(), system_folders=(), base_urls=(
     for folder in map(Path, system_folders):
         found = _present(folder)
         if len(found) == len(FILES):
-            return found, ("Reinstall the package that provides it (on Debian: "
-                           "apt-get install --reinstall dataset-fashion-mnist).")
+            return found, (f"Reinstall the system package that installed {folder}, or set "
+                           f"{ENV_DATA} to a folder holding a good copy.")
         notes.append(f"{folder}: " + (f"has only {len(found)} of the 4 files" if found
                                       else "not there"))
     return None, notes
@@ -219,6 +219,6 @@ def load_dataset(title, name, path=None, subfolders=(), system_folders=(), md5=N
     for other, labels in FIRST_TRAIN_LABELS.items():
         if other != title and first == labels:
             raise ValueError(f"{files[FILES[1]]}: these are {other}'s labels, but you asked "
-                             f"for {title}. Keep each data set in its own subfolder of the data folder "
-                             f"({subfolders[0]}/ for {title}).")
+                             f"for {title}. Keep each data set in its own subfolder of the "
+                             f"data folder ({subfolders[0]}/ for {title}).")
     return splits
