@@ -1,0 +1,190 @@
+"""Finite-difference gradient checking: is each ``backward`` really the derivative of its ``forward``?
+
+For every entry ``w`` of a parameter (or of the input) we compare the analytic gradient from
+``backward`` with the central difference ::
+
+    dL/dw  ~  ( L(w + h) - L(w - h) ) / (2 h)          error O(h^2), h = 1e-6, in float64
+
+and report, per tensor, the relative error ``||num - ana|| / (||num|| + ||ana||)`` (norms over the
+entries checked).  In float64 a correct backward gives about 1e-8 or smaller; an error of 1e-2 or
+larger means a bug.  The checks here fail above ``tol = 1e-7``.
+
+Usage::
+
+    from nnscratch import gradcheck
+    print(gradcheck.check_layer(Dense(5, activation='sigmoid'), x))     # any layer
+    print(gradcheck.check_model(model, x, y))                            # a whole model, with its loss
+    print(gradcheck.check_loss('softmax', y, z))                         # a loss alone
+
+Dropout is random; during a check each layer's random generator is rewound before every forward
+pass, so all evaluations see the same mask.
+"""
+import numpy as np
+
+from .layers import Dropout
+from . import losses
+
+DEFAULT_TOL = 1e-7
+
+
+def relative_error(numeric, analytic):
+    """``||numeric - analytic|| / (||numeric|| + ||analytic||)``, 0 when both are 0."""
+    numeric, analytic = np.ravel(numeric), np.ravel(analytic)
+    denom = np.linalg.norm(numeric) + np.linalg.norm(analytic)
+    return float(np.linalg.norm(numeric - analytic) / denom) if denom > 0 else 0.0
+
+
+def numerical_gradient(f, x, h=1e-6, indices=None):
+    """Central differences of the scalar function ``f()`` with respect to the array ``x`` (changed in
+    place and restored).  ``indices``: flat positions to check (default: all).  Returns the estimates
+    at those positions."""
+    flat = x.reshape(-1)
+    if indices is None:
+        indices = np.arange(flat.size)
+    out = np.empty(len(indices))
+    for k, i in enumerate(indices):
+        old = flat[i]
+        flat[i] = old + h
+        f_plus = f()
+        flat[i] = old - h
+        f_minus = f()
+        flat[i] = old
+        out[k] = (f_plus - f_minus) / (2 * h)
+    return out
+
+
+class Report:
+    """Rows of ``(name, shape, entries checked, relative error, max abs difference)`` with a verdict."""
+
+    def __init__(self, title, tol=DEFAULT_TOL):
+        self.title, self.tol, self.rows = title, tol, []
+
+    def add(self, name, shape, numeric, analytic):
+        self.rows.append({"name": name, "shape": tuple(shape), "checked": len(numeric),
+                          "rel_error": relative_error(numeric, analytic),
+                          "max_abs_diff": float(np.max(np.abs(numeric - analytic))) if len(numeric) else 0.0})
+
+    @property
+    def max_error(self):
+        return max((r["rel_error"] for r in self.rows), default=0.0)
+
+    @property
+    def passed(self):
+        return self.max_error < self.tol
+
+    def __getitem__(self, name):
+        return next(r for r in self.rows if r["name"] == name)
+
+    def __str__(self):
+        lines = [f"Gradient check: {self.title}  (central differences, float64; a correct gradient "
+                 f"gives ~1e-8 or less, fail above {self.tol:g})",
+                 f"  {'tensor':<22} {'shape':<14} {'checked':>8} {'rel. error':>11} {'max |diff|':>11}"]
+        for r in self.rows:
+            lines.append(f"  {r['name']:<22} {str(r['shape']):<14} {r['checked']:>8} "
+                         f"{r['rel_error']:>11.2e} {r['max_abs_diff']:>11.2e}")
+        lines.append(f"  -> {'PASS' if self.passed else 'FAIL'} (largest relative error {self.max_error:.2e})")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _rewinder(layers):
+    """A function that puts every Dropout's random generator back to its current state."""
+    saved = [(l, l.rng.bit_generator.state) for l in layers if isinstance(l, Dropout)]
+
+    def rewind():
+        for layer, state in saved:
+            layer.rng.bit_generator.state = state
+    return rewind
+
+
+def _pick(size, max_entries, rng):
+    if max_entries is None or size <= max_entries:
+        return np.arange(size)
+    return np.sort(rng.choice(size, max_entries, replace=False))
+
+
+def check_layer(layer, x, training=True, h=1e-6, max_entries=None, tol=DEFAULT_TOL, seed=0):
+    """Check one layer's ``backward`` on input ``x (N, D)``, through ``L = sum(forward(x) * R)`` with a
+    fixed random ``R`` (so ``dL/d(output) = R``).  Builds the layer in float64 if it is not built."""
+    rng = np.random.default_rng(seed)
+    x = np.array(x, dtype=np.float64)
+    if not layer.built:
+        layer.build(x.shape[1], np.float64)
+    if layer.dtype != np.float64:
+        raise ValueError("check_layer: build the layer in float64 for a meaningful check")
+    rewind = _rewinder([layer])
+    rewind()
+    R = rng.standard_normal((x.shape[0], layer.output_dim))
+
+    def loss():
+        rewind()
+        return float(np.sum(layer.forward(x, training=training) * R))
+
+    rewind()
+    layer.forward(x, training=training)
+    dx = layer.backward(R)
+    analytic = [g.copy() for g in layer.grads]
+    report = Report(f"{type(layer).__name__} {layer.name}", tol)
+    names = ["kernel", "bias"] if len(layer.weights) == 2 else [f"w{i}" for i in range(len(layer.weights))]
+    for name, w, g in zip(names, layer.weights, analytic):
+        idx = _pick(w.size, max_entries, rng)
+        report.add(name, w.shape, numerical_gradient(loss, w, h, idx), g.reshape(-1)[idx])
+    idx = _pick(x.size, max_entries, rng)
+    report.add("input", x.shape, numerical_gradient(loss, x, h, idx), dx.reshape(-1)[idx])
+    return report
+
+
+def check_loss(kind, y, pred, h=1e-6, tol=DEFAULT_TOL):
+    """Check a loss's gradient.  ``kind='softmax'``: ``pred`` are logits ``z`` and the fused gradient
+    ``(softmax(z) - y)/N`` is checked against ``softmax_crossentropy_from_logits``; ``kind=
+    'probability'``: ``pred`` are outputs ``p`` (e.g. sigmoid) and ``categorical_crossentropy_gradient``
+    is checked against ``categorical_crossentropy``."""
+    y = np.asarray(y, dtype=np.float64)
+    pred = np.array(pred, dtype=np.float64)
+    if kind == "softmax":
+        from .activations import softmax
+        f = lambda: losses.softmax_crossentropy_from_logits(y, pred)
+        analytic = losses.softmax_crossentropy_from_logits_gradient(y, softmax(pred))
+    elif kind == "probability":
+        f = lambda: losses.categorical_crossentropy(y, pred)
+        analytic = losses.categorical_crossentropy_gradient(y, pred)
+    else:
+        raise ValueError("check_loss: kind must be 'softmax' (logits) or 'probability'")
+    report = Report(f"categorical cross-entropy ({kind})", tol)
+    report.add("prediction", pred.shape, numerical_gradient(f, pred, h), analytic.reshape(-1))
+    return report
+
+
+def check_model(model, x, y, training=True, h=1e-6, max_entries=200, tol=DEFAULT_TOL, seed=0):
+    """Check every parameter tensor of a float64 ``Sequential`` end to end (loss included), and the
+    input.  Large tensors are checked on ``max_entries`` random entries each (``None``: all)."""
+    if model.dtype != np.float64:
+        raise ValueError("check_model: create the model with Sequential(dtype='float64') for a meaningful check")
+    rng = np.random.default_rng(seed)
+    x = np.array(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if not model.built:
+        model.build(x.shape[1])
+    rewind = _rewinder(model.layers)
+
+    def loss():
+        rewind()
+        return float(model.loss_and_gradient(y, model.forward(x, training=training))[0])
+
+    rewind()
+    p = model.forward(x, training=training)
+    dx = model.backward(model.loss_and_gradient(y, p)[1], input_grad=True)
+    analytic = [g.copy() for g in model.gradients]
+    report = Report(f"model {model.name}", tol)
+    for layer in model.layers:
+        for wname, w in zip(["kernel", "bias"], layer.weights):
+            g = analytic.pop(0)
+            idx = _pick(w.size, max_entries, rng)
+            report.add(f"{layer.name}/{wname}", w.shape, numerical_gradient(loss, w, h, idx), g.reshape(-1)[idx])
+    idx = _pick(x.size, max_entries, rng)
+    report.add("input", x.shape, numerical_gradient(loss, x, h, idx), dx.reshape(-1)[idx])
+    return report
+
+
+__all__ = ["check_layer", "check_loss", "check_model", "numerical_gradient", "relative_error", "Report"]

@@ -1,0 +1,71 @@
+"""Keras-style progress output for ``fit``, ``evaluate`` and ``predict``, drawn with tqdm.
+
+verbose=1: a bar per epoch, ``1875/1875 ━━━━━━━━━━━━━━━━━━━━ 3s 1ms/step - accuracy: 0.91 - loss: 0.31``
+verbose=2: one line per epoch, ``1875/1875 - 3s - 1ms/step - accuracy: 0.91 - loss: 0.31``
+verbose=0: silent.
+"""
+import sys
+import time
+
+from tqdm import tqdm
+
+_BAR_FORMAT = "{n_fmt}/{total_fmt} {bar:20} {elapsed} {logs}"
+
+
+class _KerasBar(tqdm):
+    """tqdm with one extra field, ``{logs}``: Keras's ``- 5ms/step - accuracy: ... - loss: ...``."""
+    logs = ""
+
+    @property
+    def format_dict(self):
+        d = super().format_dict
+        d["logs"] = self.logs
+        return d
+
+
+def format_logs(logs):
+    """``{'accuracy': 0.9, 'loss': 0.3}`` -> ``'accuracy: 0.9000 - loss: 0.3000'`` (Keras's order: as given)."""
+    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+
+
+class ProgressBar:
+    """One epoch's (or one evaluate/predict call's) progress; ``update`` is cheap to call every step."""
+
+    def __init__(self, total_steps, verbose=1, file=None):
+        self.total = total_steps
+        self.verbose = verbose
+        self.file = file or sys.stdout
+        self.start = time.perf_counter()
+        self._last_postfix = 0.0
+        self.bar = None
+        if verbose == 1:
+            self.bar = _KerasBar(total=total_steps, bar_format=_BAR_FORMAT, ascii=" ━", file=self.file,
+                            mininterval=0.1, dynamic_ncols=False, leave=True)
+
+    def update(self, steps, logs=None):
+        """Advance ``steps``; refresh the running metrics at most 10 times a second."""
+        if self.bar is None:
+            return
+        self.bar.update(steps)
+        now = time.perf_counter()
+        if logs is not None and now - self._last_postfix > 0.1:
+            self._last_postfix = now
+            self.bar.logs = self._per_step() + " - " + format_logs(logs)
+
+    def _per_step(self):
+        elapsed = time.perf_counter() - self.start
+        n = self.bar.n if self.bar is not None else self.total
+        per = elapsed / max(n, 1)
+        return f"{per * 1e3:.0f}ms/step" if per >= 1e-3 else f"{per * 1e6:.0f}us/step"
+
+    def close(self, logs=None):
+        """Finish the bar (verbose=1) or print the epoch's single line (verbose=2)."""
+        if self.verbose == 1 and self.bar is not None:
+            self.bar.logs = self._per_step() + (" - " + format_logs(logs) if logs else "")
+            self.bar.close()
+        elif self.verbose == 2:
+            elapsed = time.perf_counter() - self.start
+            line = f"{self.total}/{self.total} - {elapsed:.0f}s - {self._per_step()}"
+            if logs:
+                line += " - " + format_logs(logs)
+            print(line, file=self.file, flush=True)
