@@ -3,7 +3,7 @@
 For every entry ``w`` of a parameter (or of the input) we compare the analytic gradient from
 ``backward`` with the central difference ::
 
-    dL/dw  ~  ( L(w + h) - L(w - h) ) / (2 h)          error O(h^2), h = 1e-6, in float64
+    dL/dw  ~  ( L(w + h) - L(w - h) ) / (2 h)          error O(h^2), h = 1e-5, in float64
 
 and report, per tensor, the relative error ``||num - ana|| / (||num|| + ||ana||)`` (norms over the
 entries checked).  In float64 a correct backward gives about 1e-8 or smaller; an error of 1e-2 or
@@ -34,7 +34,7 @@ def relative_error(numeric, analytic):
     return float(np.linalg.norm(numeric - analytic) / denom) if denom > 0 else 0.0
 
 
-def numerical_gradient(f, x, h=1e-6, indices=None):
+def numerical_gradient(f, x, h=1e-5, indices=None):
     """Central differences of the scalar function ``f()`` with respect to the array ``x`` (changed in
     place and restored).  ``indices``: flat positions to check (default: all).  Returns the estimates
     at those positions."""
@@ -104,7 +104,7 @@ def _pick(size, max_entries, rng):
     return np.sort(rng.choice(size, max_entries, replace=False))
 
 
-def check_layer(layer, x, training=True, h=1e-6, max_entries=None, tol=DEFAULT_TOL, seed=0):
+def check_layer(layer, x, training=True, h=1e-5, max_entries=None, tol=DEFAULT_TOL, seed=0):
     """Check one layer's ``backward`` on input ``x (N, D)``, through ``L = sum(forward(x) * R)`` with a
     fixed random ``R`` (so ``dL/d(output) = R``).  Builds the layer in float64 if it is not built."""
     rng = np.random.default_rng(seed)
@@ -135,7 +135,7 @@ def check_layer(layer, x, training=True, h=1e-6, max_entries=None, tol=DEFAULT_T
     return report
 
 
-def check_loss(kind, y, pred, h=1e-6, tol=DEFAULT_TOL):
+def check_loss(kind, y, pred, h=1e-5, tol=DEFAULT_TOL):
     """Check a loss's gradient.  ``kind='softmax'``: ``pred`` are logits ``z`` and the fused gradient
     ``(softmax(z) - y)/N`` is checked against ``softmax_crossentropy_from_logits``; ``kind=
     'probability'``: ``pred`` are outputs ``p`` (e.g. sigmoid) and ``categorical_crossentropy_gradient``
@@ -156,7 +156,7 @@ def check_loss(kind, y, pred, h=1e-6, tol=DEFAULT_TOL):
     return report
 
 
-def check_model(model, x, y, training=True, h=1e-6, max_entries=200, tol=DEFAULT_TOL, seed=0):
+def check_model(model, x, y, training=True, h=1e-5, max_entries=200, tol=DEFAULT_TOL, seed=0):
     """Check every parameter tensor of a float64 ``Sequential`` end to end (loss included), and the
     input.  Large tensors are checked on ``max_entries`` random entries each (``None``: all)."""
     if model.dtype != np.float64:

@@ -1,0 +1,49 @@
+"""Shared fixtures.  Tests read data from NNSCRATCH_DATA (CI sets it to ../shared/datasets)."""
+import os
+
+import numpy as np
+import pytest
+
+if "NNSCRATCH_DATA" not in os.environ:
+    _shared = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets")
+    if os.path.isdir(_shared):
+        os.environ["NNSCRATCH_DATA"] = os.path.abspath(_shared)
+
+
+@pytest.fixture(scope="session")
+def mnist_data():
+    """Full MNIST, flattened and scaled to [0, 1] float32 as the workshop does, plus one-hot labels."""
+    from nnscratch.datasets import mnist
+    from nnscratch.utils import to_categorical
+    try:
+        (x, y), (xt, yt) = mnist.load_data()
+    except (ValueError, OSError) as e:
+        pytest.skip(f"no MNIST copy found and none could be downloaded: {e}")
+    X = x.reshape(len(x), 784).astype("float32") / 255
+    Xt = xt.reshape(len(xt), 784).astype("float32") / 255
+    return X, to_categorical(y, 10), Xt, to_categorical(yt, 10), y, yt
+
+
+def workshop_1layer(dtype="float32", seed=0, rate=0.2):
+    """The workshop's first model: Dense(10) -> sigmoid -> Dropout(0.2); 7,850 parameters."""
+    from nnscratch import Sequential
+    from nnscratch.layers import Activation, Dense, Dropout
+    return Sequential([Dense(10, input_shape=(784,), seed=seed), Activation("sigmoid"),
+                       Dropout(rate, seed=seed + 1)], dtype=dtype, seed=seed + 2)
+
+
+def workshop_3layer(dtype="float32", seed=0, rate=0.2, hidden=512):
+    """The workshop's deep model: 784-512-512-10, sigmoid, dropout 0.2, softmax; 669,706 parameters."""
+    from nnscratch import Sequential
+    from nnscratch.layers import Activation, Dense, Dropout
+    return Sequential([Dense(hidden, input_shape=(784,), seed=seed), Activation("sigmoid"),
+                       Dropout(rate, seed=seed + 1),
+                       Dense(hidden, seed=seed + 2), Activation("sigmoid"), Dropout(rate, seed=seed + 3),
+                       Dense(10, seed=seed + 4), Activation("softmax")], dtype=dtype, seed=seed + 5)
+
+
+def random_batch(n, d=784, c=10, seed=0, dtype="float64"):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, d)).astype(dtype)
+    y = np.eye(c, dtype=dtype)[rng.integers(0, c, n)]
+    return x, y
