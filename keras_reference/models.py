@@ -1,0 +1,222 @@
+"""The workshop's models in real Keras (TensorFlow backend, Keras 3) and Keras twins of nnscratch models.
+
+Two losses, and which one each comparison uses
+------------------------------------------------
+Keras's ``categorical_crossentropy`` (``keras/src/backend/tensorflow/nn.py``, ``_get_logits``) looks at
+the prediction tensor: if it carries ``_keras_logits`` (set by the softmax *and* the sigmoid
+activation, ``keras/src/backend/tensorflow/nn.py`` ``sigmoid`` and ``keras/src/activations``), it
+silently computes softmax cross-entropy of the pre-activation ``z``.  Otherwise it renormalises and
+clips the probabilities.  Dropout in training returns a new tensor (no ``_keras_logits``); Dropout at
+inference, Dropout(0) and ``Identity`` return their input unchanged (the shortcut survives).
+
+nnscratch has one loss (``nnscratch/losses.py``): the fused logits form for a softmax output layer,
+the renormalised+clipped probability formula for anything else.
+
+* ``loss="keras"``       -- the twin is compiled with Keras's own ``categorical_crossentropy``, as the
+  workshop does.  Identical to nnscratch for a softmax head, and for a sigmoid head followed by an
+  active Dropout (the workshop's first model while training).  Not for a bare sigmoid head, where Keras
+  trains on softmax-CE of the pre-sigmoid logits.
+* ``loss="consistent"``  -- the twin is compiled with Keras's own formula, applied so that it computes
+  what nnscratch computes for every architecture: the stock loss for a softmax head, and
+  :class:`ProbabilityCrossentropy` (Keras's ``categorical_crossentropy`` on a copy of the tensor that
+  no longer carries ``_keras_logits``) otherwise.
+"""
+import contextlib
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import nnscratch  # noqa: E402
+from nnscratch import layers as nn_layers  # noqa: E402
+from nnscratch import optimizers as nn_optimizers  # noqa: E402
+from nnscratch.models import _softmax_head  # noqa: E402
+
+
+# ------------------------------------------------------------------------------------------- dtype
+@contextlib.contextmanager
+def keras_floatx(dtype):
+    """Temporarily set ``keras.config.floatx()``.
+
+    Needed for float64 twins: Keras's data adapters cast float inputs of ``fit``/``evaluate``/
+    ``predict``/``train_on_batch`` to ``floatx()`` (``trainers/data_adapters/array_slicing.py``), which
+    would round float64 data to float32 before a float64 layer casts it back.
+    """
+    old = keras.config.floatx()
+    keras.config.set_floatx(str(dtype))
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(old)
+
+
+# -------------------------------------------------------------------------------------------- loss
+class ProbabilityCrossentropy(keras.losses.Loss):
+    """Keras's ``categorical_crossentropy(from_logits=False)`` *without* the logits shortcut.
+
+    ``tf.identity`` returns a new tensor without the ``_keras_logits`` attribute (and, in a traced
+    graph, with op type ``Identity`` rather than ``Softmax``), so Keras's own code takes its general
+    path: ``q = p / sum(p)``, ``q = clip(q, 1e-7, 1 - 1e-7)``, ``L_i = -sum(y log q)``, then the mean
+    over the batch.  This is exactly nnscratch's ``losses.categorical_crossentropy``.
+    """
+
+    def __init__(self, name="probability_crossentropy", reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def call(self, y_true, y_pred):
+        return keras.losses.categorical_crossentropy(y_true, tf.identity(y_pred))
+
+
+def _keras_loss(kind, dtype, fused):
+    if kind == "keras" or (kind == "consistent" and fused):
+        return keras.losses.CategoricalCrossentropy(dtype=dtype)
+    if kind == "consistent":
+        return ProbabilityCrossentropy(dtype=dtype)
+    raise ValueError(f"loss must be 'consistent' or 'keras', got {kind!r}")
+
+
+def keras_optimizer_like(optimizer):
+    """A fresh Keras optimizer with the hyperparameters of an nnscratch one (or a name: 'adam', 'sgd')."""
+    opt = nn_optimizers.get(optimizer)
+    if isinstance(opt, nn_optimizers.Adam):
+        return keras.optimizers.Adam(learning_rate=opt.learning_rate, beta_1=opt.beta_1,
+                                     beta_2=opt.beta_2, epsilon=opt.epsilon)
+    if isinstance(opt, nn_optimizers.SGD):
+        return keras.optimizers.SGD(learning_rate=opt.learning_rate, momentum=opt.momentum,
+                                    nesterov=opt.nesterov)
+    raise ValueError(f"no Keras twin for optimizer {opt!r}")
+
+
+# ---------------------------------------------------------------------------- the workshop's models
+def _compile_workshop(model, dtype, compile):
+    if compile:
+        # The workshop: model.compile(loss='categorical_crossentropy', optimizer='adam',
+        # metrics=['accuracy']).  The loss object only makes its dtype explicit (the string form
+        # takes floatx() at compile time and would cast a float64 output to float32).
+        # keras_floatx: Keras's CompileLoss casts the loss value to floatx() at compile time; the
+        # optimizer is created outside it so its learning_rate variable is float32, as by default.
+        optimizer = keras.optimizers.Adam()
+        with keras_floatx(dtype):
+            model.compile(loss=keras.losses.CategoricalCrossentropy(dtype=dtype), optimizer=optimizer,
+                          metrics=["accuracy"])
+    return model
+
+
+def build_1layer(dtype="float32", dropout=0.2, seed=None, compile=True):
+    """The workshop's first model in Keras: Dense(10) -> sigmoid -> Dropout(0.2), 7,850 parameters."""
+    model = keras.Sequential([
+        keras.Input((784,), dtype=dtype),
+        keras.layers.Dense(10, dtype=dtype),
+        keras.layers.Activation("sigmoid", dtype=dtype),
+        keras.layers.Dropout(dropout, seed=seed, dtype=dtype),
+    ])
+    return _compile_workshop(model, dtype, compile)
+
+
+def build_3layer(dtype="float32", dropout=0.2, seed=None, compile=True):
+    """The workshop's second model in Keras: 784-512-512-10, sigmoid, dropout 0.2, softmax; 669,706 parameters."""
+    s = (lambda k: None) if seed is None else (lambda k: seed + k)
+    model = keras.Sequential([
+        keras.Input((784,), dtype=dtype),
+        keras.layers.Dense(512, dtype=dtype),
+        keras.layers.Activation("sigmoid", dtype=dtype),
+        keras.layers.Dropout(dropout, seed=s(0), dtype=dtype),
+        keras.layers.Dense(512, dtype=dtype),
+        keras.layers.Activation("sigmoid", dtype=dtype),
+        keras.layers.Dropout(dropout, seed=s(1), dtype=dtype),
+        keras.layers.Dense(10, dtype=dtype),
+        keras.layers.Activation("softmax", dtype=dtype),
+    ])
+    return _compile_workshop(model, dtype, compile)
+
+
+def nnscratch_1layer(dtype="float32", dropout=0.2, seed=None, compile=True):
+    """The same first model in nnscratch (compiled as the workshop does)."""
+    model = nnscratch.Sequential([
+        nn_layers.Dense(10, input_shape=(784,), seed=seed),
+        nn_layers.Activation("sigmoid"),
+        nn_layers.Dropout(dropout, seed=None if seed is None else seed + 1),
+    ], dtype=dtype)
+    if compile:
+        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return model
+
+
+def nnscratch_3layer(dtype="float32", dropout=0.2, seed=None, compile=True):
+    """The same 784-512-512-10 model in nnscratch."""
+    s = (lambda k: None) if seed is None else (lambda k: seed + k)
+    model = nnscratch.Sequential([
+        nn_layers.Dense(512, input_shape=(784,), seed=s(0)), nn_layers.Activation("sigmoid"),
+        nn_layers.Dropout(dropout, seed=s(1)),
+        nn_layers.Dense(512, seed=s(2)), nn_layers.Activation("sigmoid"), nn_layers.Dropout(dropout, seed=s(3)),
+        nn_layers.Dense(10, seed=s(4)), nn_layers.Activation("softmax"),
+    ], dtype=dtype)
+    if compile:
+        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return model
+
+
+# ----------------------------------------------------------------------------------------- twins
+def keras_twin(nn_model, loss="consistent", optimizer=None, copy_weights=True, compile=True, seed=None):
+    """The Keras model with the same layers, dtype and (by default) the same weights as ``nn_model``.
+
+    ``nn_model``: an nnscratch ``Sequential`` of Dense/Activation/Dropout, built (input size known).
+    ``loss``: ``'consistent'`` (computes what nnscratch computes, always) or ``'keras'`` (Keras's
+    stock loss with its logits shortcut); see the module docstring.
+    ``optimizer``: an nnscratch optimizer or name; default: ``nn_model``'s optimizer's hyperparameters
+    if it is compiled, else Adam's defaults.  The Keras optimizer is always fresh (step 0).
+    ``seed``: seeds of the Keras Dropout layers' generators (``seed + k`` for the k-th Dropout).
+    """
+    if not nn_model.built:
+        raise ValueError("keras_twin: build the nnscratch model first (input_shape or model.build(d))")
+    dtype = nn_model.dtype.name
+    stack = [keras.Input((nn_model.input_dim,), dtype=dtype)]
+    n_dropout = 0
+    for layer in nn_model.layers:
+        if isinstance(layer, nn_layers.Dense):
+            act = layer.activation.name
+            stack.append(keras.layers.Dense(layer.units, activation=None if act == "linear" else act,
+                                            dtype=dtype))
+        elif isinstance(layer, nn_layers.Activation):
+            stack.append(keras.layers.Activation(layer.activation.name, dtype=dtype))
+        elif isinstance(layer, nn_layers.Dropout):
+            stack.append(keras.layers.Dropout(layer.rate, seed=None if seed is None else seed + n_dropout,
+                                              dtype=dtype))
+            n_dropout += 1
+        else:
+            raise ValueError(f"keras_twin: no Keras twin for layer {layer!r}")
+    model = keras.Sequential(stack)
+    if copy_weights:
+        from .transfer import to_keras
+        to_keras(nn_model, model)
+    if compile:
+        if optimizer is None:
+            optimizer = nn_model.optimizer if nn_model.optimizer is not None else "adam"
+        keras_opt = keras_optimizer_like(optimizer)      # float32 learning_rate variable, as Keras's default
+        with keras_floatx(dtype):                         # the compiled loss's value in the model's dtype
+            model.compile(loss=_keras_loss(loss, dtype, _softmax_head(nn_model.layers[-1])),
+                          optimizer=keras_opt, metrics=["accuracy"])
+    return model
+
+
+def workshop_pair(name, dtype="float32", dropout=0.2, seed=0, loss="keras"):
+    """``(nn_model, keras_model)`` for ``name`` in ``{'1layer', '3layer'}``, with identical weights.
+
+    The nnscratch model draws the initial weights (from ``seed``); Keras receives them.  The Keras
+    model comes from :func:`build_1layer`/:func:`build_3layer` (stock loss, ``loss='keras'``) or, with
+    ``loss='consistent'``, from :func:`keras_twin`.
+    """
+    builders = {"1layer": (nnscratch_1layer, build_1layer), "3layer": (nnscratch_3layer, build_3layer)}
+    if name not in builders:
+        raise ValueError(f"unknown workshop model {name!r}; choose '1layer' or '3layer'")
+    nn_build, keras_build = builders[name]
+    nn_model = nn_build(dtype=dtype, dropout=dropout, seed=seed)
+    if loss == "keras":
+        km = keras_build(dtype=dtype, dropout=dropout, seed=seed)
+        from .transfer import to_keras
+        to_keras(nn_model, km)
+    else:
+        km = keras_twin(nn_model, loss=loss, seed=seed)
+    return nn_model, km
