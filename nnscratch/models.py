@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from . import layers as layers_module
+from . import engine as engine_module
 from . import losses, optimizers
 from .layers import Activation, Dense, Dropout
 from .progress import ProgressBar, format_logs
@@ -284,20 +285,30 @@ class Sequential:
         history = History()
         history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         self.stop_training = False
+        # The lean loop (engine.py, backend from nnscratch.set_backend) computes what train_step
+        # computes, into preallocated buffers; None for layer stacks it does not cover.
+        eng = engine_module.get_engine(self)
+        if eng is not None:
+            x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
         for epoch in range(epochs):
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}", flush=True)
             bar = ProgressBar(steps, verbose)
             start = time.perf_counter()
             order = self.rng.permutation(n) if shuffle else None
+            if eng is not None and order is None:
+                order = np.arange(n)
             loss_sum, correct, seen = 0.0, 0, 0
             for step in range(steps):
                 sl = slice(step * batch_size, min((step + 1) * batch_size, n))
-                idx = order[sl] if shuffle else sl
-                loss, p = self.train_step(x[idx], y[idx])
-                m = len(p)
+                idx = order[sl] if order is not None else sl
+                if eng is not None:
+                    loss, m, c = eng.train_batch(x, y, idx)
+                else:
+                    loss, p = self.train_step(x[idx], y[idx])
+                    m, c = len(p), int(np.count_nonzero(p.argmax(axis=1) == y_class[idx]))
                 loss_sum += float(loss) * m
-                correct += int(np.count_nonzero(p.argmax(axis=1) == y_class[idx]))
+                correct += c
                 seen += m
                 logs = {"accuracy": correct / seen, "loss": loss_sum / seen} if self.metrics else \
                     {"loss": loss_sum / seen}
@@ -326,12 +337,19 @@ class Sequential:
         steps = -(-n // batch_size)
         bar = ProgressBar(steps, verbose)
         loss_sum, correct = 0.0, 0
+        eng = engine_module.get_engine(self)
+        if eng is not None:
+            x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
         for step in range(steps):
             sl = slice(step * batch_size, min((step + 1) * batch_size, n))
-            p = self.forward(x[sl], training=False)
-            loss, _ = self.loss_and_gradient(y[sl], p)
+            if eng is not None:
+                p, loss, c = eng.infer(x[sl], y[sl])
+            else:
+                p = self.forward(x[sl], training=False)
+                loss, _ = self.loss_and_gradient(y[sl], p)
+                c = int(np.count_nonzero(p.argmax(axis=1) == y[sl].argmax(axis=1)))
             loss_sum += float(loss) * len(p)
-            correct += int(np.count_nonzero(p.argmax(axis=1) == y[sl].argmax(axis=1)))
+            correct += c
             bar.update(1)
         logs = {"accuracy": correct / n, "loss": loss_sum / n} if self.metrics else {"loss": loss_sum / n}
         bar.close(logs)
@@ -346,9 +364,12 @@ class Sequential:
         steps = -(-n // batch_size)
         out = np.empty((n, self.output_dim), dtype=self.dtype)
         bar = ProgressBar(steps, verbose)
+        eng = engine_module.get_engine(self)
+        if eng is not None:
+            x = np.ascontiguousarray(x)
         for step in range(steps):
             sl = slice(step * batch_size, min((step + 1) * batch_size, n))
-            out[sl] = self.forward(x[sl], training=False)
+            out[sl] = eng.infer(x[sl]) if eng is not None else self.forward(x[sl], training=False)
             bar.update(1)
         bar.close()
         return out
