@@ -51,11 +51,12 @@ from nnscratch.models import _softmax_head  # noqa: E402
 from .masks import replay_keras_masks  # noqa: E402
 from .models import ProbabilityCrossentropy, keras_floatx, workshop_pair  # noqa: E402
 
+# accuracy: Keras's metric is a float32/64 fraction; 1e-7 is far below one sample in 1/n.
 TOLERANCES = {
     "float32": {"forward": 1e-6, "loss": 1e-6, "gradients": 1e-6, "steps": 1e-5, "fit": 1e-5,
-                "predict": 1e-6, "evaluate": 1e-6, "accuracy": 0.0},
+                "predict": 1e-6, "evaluate": 1e-6, "accuracy": 1e-7},
     "float64": {"forward": 1e-10, "loss": 1e-10, "gradients": 1e-10, "steps": 1e-10, "fit": 1e-10,
-                "predict": 1e-10, "evaluate": 1e-10, "accuracy": 0.0},
+                "predict": 1e-10, "evaluate": 1e-10, "accuracy": 1e-10},
 }
 
 EVALUATE_SHORTCUT_NOTE = (
@@ -90,6 +91,11 @@ class Report:
     rows: list = dataclasses.field(default_factory=list)
     notes: list = dataclasses.field(default_factory=list)
     seconds: float = 0.0
+    tolerances: dict = None    # stage -> tol; default TOLERANCES[dtype]
+
+    def __post_init__(self):
+        if self.tolerances is None:
+            self.tolerances = dict(TOLERANCES[self.dtype])
 
     @property
     def ok(self):
@@ -279,7 +285,7 @@ def _loss_note(nn, km):
 
 # --------------------------------------------------------------------------------------- stages
 def compare_forward(report, nn, km, x, training=False):
-    tol = TOLERANCES[report.dtype]["forward"]
+    tol = report.tolerances["forward"]
     replays = replay_keras_masks(nn, km) if training and _has_dropout(nn) else []
     try:
         k_outs, _, _ = keras_pass(km, x, training=training)
@@ -290,20 +296,24 @@ def compare_forward(report, nn, km, x, training=False):
                 layer.mask_source = None
     stage = "forward (training, masks)" if training else "forward (inference)"
     for i, (layer, a, b) in enumerate(zip(nn.layers, n_outs, k_outs)):
-        note = ""
-        if isinstance(layer, nn_layers.Dense) and layer.activation.name == "linear" and not training:
-            # Keras's own rounding error on z: its result against exact (float64) x @ W + b of the
-            # same input -- the floor at which any implementation can agree with it.
+        note, row_tol = "", tol
+        if isinstance(layer, nn_layers.Dense) and layer.activation.name == "linear":
+            # z = x @ W + b, unbounded.  In float32 a K-term dot product carries ~sqrt(K) roundings;
+            # BLAS (NumPy) and oneDNN/Eigen (TensorFlow) add in different orders, and each lands about
+            # 1e-6 from the exact value for K = 512.  Shown, with Keras's own error against exact
+            # arithmetic on its own input; checked in float64, and through every activation after it.
             x_in = np.asarray(k_outs[i - 1] if i else x, dtype=np.float64)
             w, bias = (np.asarray(v, dtype=np.float64) for v in layer.weights)
-            note = (f"z = x @ W + b over {w.shape[0]} inputs; Keras's own error against exact "
-                    f"arithmetic on its input: {np.max(np.abs(b - (x_in @ w + bias))):.2e}")
-        report.add(stage, f"{layer.name} out {a.shape}", a, b, tol, note=note)
+            keras_err = float(np.max(np.abs(b - (x_in @ w + bias)))) if b.size else 0.0
+            note = f"pre-activation z over {w.shape[0]} inputs; Keras's own error vs exact arithmetic: {keras_err:.2e}"
+            if report.dtype == "float32":
+                row_tol = None
+        report.add(stage, f"{layer.name} out {a.shape}", a, b, row_tol, note=note)
     return replays
 
 
 def compare_gradients(report, nn, km, x, y, training=True):
-    t = TOLERANCES[report.dtype]
+    t = report.tolerances
     replays = replay_keras_masks(nn, km) if training and _has_dropout(nn) else []
     try:
         _, k_loss, k_grads = keras_pass(km, x, y, training=training)
@@ -320,7 +330,7 @@ def compare_gradients(report, nn, km, x, y, training=True):
 
 def compare_steps(report, nn, km, x, y, steps=100):
     """``steps`` optimizer steps on the batch ``(x, y)``, on fresh copies of both models."""
-    t = TOLERANCES[report.dtype]
+    t = report.tolerances
     a, b = clone_nn(nn), clone_keras(km)
     replays = replay_keras_masks(a, b) if _has_dropout(a) else []
     n_losses, k_losses = [], []
@@ -343,7 +353,7 @@ def compare_steps(report, nn, km, x, y, steps=100):
 def compare_fit(report, nn, km, x, y, batch_size=128, dropout_on=False):
     """One epoch of ``fit(shuffle=False)`` on fresh copies.  Dropout off: rate 0 on both sides and the
     Keras twin compiled with the consistent loss.  Dropout on: Keras's masks replayed, its own loss."""
-    t = TOLERANCES[report.dtype]
+    t = report.tolerances
     dtype = keras_dtype(km)
     if dropout_on:
         a, b = clone_nn(nn), clone_keras(km)
@@ -371,7 +381,7 @@ def compare_inference(report, nn, km, x, y):
     """``predict`` and ``evaluate`` (dropout off).  If Keras's evaluate takes its logits shortcut where
     nnscratch does not, both losses are shown (information) and Keras's is checked against the
     formula it really uses, computed from nnscratch's pre-activation."""
-    t = TOLERANCES[report.dtype]
+    t = report.tolerances
     dtype = keras_dtype(km)
     with keras_floatx(dtype):
         pk = km.predict(x, verbose=0)
@@ -399,17 +409,19 @@ def compare_inference(report, nn, km, x, y):
 
 
 def compare_models(nn, km, x, y, steps=100, fit_data=None, fit_batch_size=128, title=None,
-                   fit_dropout_on=True):
+                   fit_dropout_on=True, tol_scale=1.0):
     """Every stage for a twin pair on the batch ``(x, y)``; ``fit_data=(x, y)`` adds a fit epoch.
 
     ``nn`` and ``km`` must hold the same weights (see :mod:`keras_reference.transfer`); neither is
-    trained (steps and fit run on fresh copies).  Returns a :class:`Report`.
+    trained (steps and fit run on fresh copies).  ``tol_scale`` multiplies every tolerance of
+    :data:`TOLERANCES`.  Returns a :class:`Report`.
     """
     start = time.perf_counter()
     dtype = nn.dtype.name
     if keras_dtype(km) != dtype:
         raise ValueError(f"compare_models: nnscratch model is {dtype}, Keras model is {keras_dtype(km)}")
-    report = Report(title or f"{nn.name} vs Keras, {dtype}, batch {len(x)}", dtype)
+    report = Report(title or f"{nn.name} vs Keras, {dtype}, batch {len(x)}", dtype,
+                    tolerances={k: v * tol_scale for k, v in TOLERANCES[dtype].items()})
     report.add("weights", "initial weights (all)", np.concatenate([w.ravel() for w in nn.get_weights()]),
                np.concatenate([w.ravel() for w in km.get_weights()]), 0.0)
     compare_forward(report, nn, km, x, training=False)
@@ -428,6 +440,11 @@ def compare_models(nn, km, x, y, steps=100, fit_data=None, fit_batch_size=128, t
         report.notes.append("masks: Keras's dropout masks rebuilt from each layer's seed generator state "
                             "[s, k] as tf.random.stateless_uniform(shape, seed=[s, k]) >= rate and "
                             "replayed in nnscratch's Dropout (mask_source).")
+    if dtype == "float32":
+        report.notes.append("float32 pre-activations z = x @ W + b (rows marked info) are shown, not checked: "
+                            "NumPy's BLAS and TensorFlow's oneDNN sum the K products in different orders and "
+                            "each is ~1e-6 from exact for K = 512 (Keras's own error is printed under each); "
+                            "every activation, dropout output and the model output after them is checked.")
     report.notes.append("max rel = max|nnscratch - keras| / max|keras| over the tensor; a row passes if "
                         "max|diff| <= tol * max(1, max|keras|) (the tol column shows that product): "
                         "absolute for values up to 1, relative above, as float spacing is.")
@@ -454,7 +471,7 @@ OPTIMIZER_CHOICES = {
 
 
 def run(model="3layer", dtype="float32", steps=100, batch=128, fit_samples=2048, fit_batch_size=128,
-        optimizer="adam", seed=0, fit_dropout_on=True):
+        optimizer="adam", seed=0, fit_dropout_on=True, tol_scale=1.0):
     """Build a workshop pair (identical weights, Keras compiled as the workshop does) and compare it."""
     from .models import keras_optimizer_like
     keras.utils.set_random_seed(seed)
@@ -470,7 +487,8 @@ def run(model="3layer", dtype="float32", steps=100, batch=128, fit_samples=2048,
              f"fit 1 epoch on {fit_samples} MNIST samples (batch {fit_batch_size})")
     return compare_models(nn, km, x[:batch], y[:batch], steps=steps,
                           fit_data=(x[:fit_samples], y[:fit_samples]) if fit_samples else None,
-                          fit_batch_size=fit_batch_size, title=title, fit_dropout_on=fit_dropout_on)
+                          fit_batch_size=fit_batch_size, title=title, fit_dropout_on=fit_dropout_on,
+                          tol_scale=tol_scale)
 
 
 def main(argv=None):
@@ -484,10 +502,12 @@ def main(argv=None):
     p.add_argument("--fit-batch-size", type=int, default=128)
     p.add_argument("--optimizer", choices=sorted(OPTIMIZER_CHOICES), default="adam")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tol-scale", type=float, default=1.0,
+                   help="multiply every tolerance (e.g. 0.1 to see how much margin there is)")
     p.add_argument("--json", help="also write the report as JSON to this file")
     args = p.parse_args(argv)
     report = run(args.model, args.dtype, args.steps, args.batch, args.fit_samples, args.fit_batch_size,
-                 args.optimizer, args.seed)
+                 args.optimizer, args.seed, tol_scale=args.tol_scale)
     print(report.table())
     if args.json:
         with open(args.json, "w") as f:

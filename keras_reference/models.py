@@ -53,6 +53,7 @@ def keras_floatx(dtype):
 
 
 # -------------------------------------------------------------------------------------------- loss
+@keras.saving.register_keras_serializable(package="keras_reference")
 class ProbabilityCrossentropy(keras.losses.Loss):
     """Keras's ``categorical_crossentropy(from_logits=False)`` *without* the logits shortcut.
 

@@ -1,0 +1,374 @@
+"""nnscratch against real Keras (tensorflow-cpu): the workshop's models and random architectures.
+
+Every expected number is computed live by Keras from identical weights; nothing is hard-coded.
+Tolerances are keras_reference.compare.TOLERANCES: float32 1e-6 for a forward pass, loss and
+gradients, 1e-5 for weights after 100 steps or an epoch; float64 1e-10 everywhere.  A row passes if
+max|diff| <= tol * max(1, max|keras|) (absolute up to 1, relative above).
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras_reference as kr  # noqa: E402
+from keras_reference import compare as cmp  # noqa: E402
+import nnscratch  # noqa: E402
+from nnscratch import layers as L  # noqa: E402
+from nnscratch import losses as nn_losses  # noqa: E402
+from nnscratch import optimizers as nn_opt  # noqa: E402
+
+OPTIMIZERS = {
+    "adam": lambda: nn_opt.Adam(),
+    "sgd": lambda: nn_opt.SGD(learning_rate=0.05),
+    "momentum": lambda: nn_opt.SGD(learning_rate=0.05, momentum=0.9),
+    "nesterov": lambda: nn_opt.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+}
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    """A fixed MNIST sample: 1024 training images in [0, 1], one-hot labels (float64; cast per test)."""
+    return cmp.mnist_sample(1024, "float64")
+
+
+def _report(dtype, title="test"):
+    return cmp.Report(title, dtype)
+
+
+def _assert_ok(report):
+    assert report.rows, "nothing was compared"
+    assert report.ok, "\n" + report.table()
+
+
+# ------------------------------------------------------------------------------ workshop models
+WORKSHOP = [(m, d) for m in ("1layer", "3layer") for d in ("float32", "float64")]
+
+
+@pytest.mark.parametrize("name,dtype", WORKSHOP)
+def test_workshop_forward_loss_gradients(mnist, name, dtype):
+    """Forward (inference and training with Keras's masks), loss and every gradient, from identical
+    weights, Keras compiled exactly as the workshop does (stock categorical_crossentropy, adam)."""
+    nn, km = kr.workshop_pair(name, dtype=dtype, seed=1)
+    x, y = mnist[0][:64].astype(dtype), mnist[1][:64].astype(dtype)
+    report = _report(dtype)
+    cmp.compare_forward(report, nn, km, x, training=False)
+    replays = cmp.compare_forward(report, nn, km, x, training=True)
+    cmp.compare_gradients(report, nn, km, x, y)
+    _assert_ok(report)
+    assert replays and all(r.calls == 1 for r in replays)
+    # the model's output itself, at the issue's tolerance with no scaling (it lies in [0, 1.25])
+    out = [r for r in report.rows if r.stage == "forward (inference)"][-1]
+    assert out.max_abs <= {"float32": 1e-6, "float64": 1e-10}[dtype]
+
+
+@pytest.mark.parametrize("name,dtype", WORKSHOP)
+def test_workshop_100_adam_steps(mnist, name, dtype):
+    """100 Adam steps on one batch (dropout on, Keras's masks replayed): weights and every step's loss."""
+    nn, km = kr.workshop_pair(name, dtype=dtype, seed=2)
+    x, y = mnist[0][:32].astype(dtype), mnist[1][:32].astype(dtype)
+    report = _report(dtype)
+    cmp.compare_steps(report, nn, km, x, y, steps=100)
+    _assert_ok(report)
+    worst = max(r.max_abs for r in report.rows if "/" in r.name)
+    assert worst <= {"float32": 1e-5, "float64": 1e-10}[dtype]
+
+
+@pytest.mark.parametrize("name,dtype", WORKSHOP)
+def test_workshop_fit_epoch(mnist, name, dtype):
+    """One epoch of fit(shuffle=False) on 1024 MNIST images, dropout 0: weights, history loss, accuracy."""
+    nn, km = kr.workshop_pair(name, dtype=dtype, seed=3)
+    x, y = mnist[0].astype(dtype), mnist[1].astype(dtype)
+    report = _report(dtype)
+    cmp.compare_fit(report, nn, km, x, y, batch_size=128)
+    _assert_ok(report)
+    acc = [r for r in report.rows if r.name == "history accuracy"][0]
+    assert round(acc.nnscratch * len(x)) == round(acc.keras * len(x))     # the same samples right
+
+
+def test_workshop_fit_epoch_with_dropout_masks(mnist):
+    """The 3-layer model's epoch with dropout on: Keras's 16 masks (2 layers x 8 batches) replayed."""
+    nn, km = kr.workshop_pair("3layer", dtype="float32", seed=4)
+    report = _report("float32")
+    cmp.compare_fit(report, nn, km, mnist[0].astype("float32"), mnist[1].astype("float32"),
+                    batch_size=128, dropout_on=True)
+    _assert_ok(report)
+
+
+@pytest.mark.parametrize("name,dtype", WORKSHOP)
+def test_workshop_predict_evaluate(mnist, name, dtype):
+    nn, km = kr.workshop_pair(name, dtype=dtype, seed=5)
+    x, y = mnist[0][:100].astype(dtype), mnist[1][:100].astype(dtype)   # 100: a partial last batch of 32
+    report = _report(dtype)
+    cmp.compare_inference(report, nn, km, x, y)
+    _assert_ok(report)
+
+
+def test_float64_keras_really_runs_in_float64(mnist):
+    """The float64 comparisons are float64 on the Keras side too: variables, gradients, Adam slots, loss."""
+    nn, km = kr.workshop_pair("1layer", dtype="float64", seed=6)
+    x, y = mnist[0][:32], mnist[1][:32]
+    _, loss, grads = cmp.keras_pass(km, x, y, training=True)
+    assert all(g.dtype == np.float64 for g in grads)
+    assert all(keras.backend.standardize_dtype(w.dtype) == "float64" for w in km.weights)
+    # the loss value is not rounded through float32 (Keras's CompileLoss casts to floatx() at compile
+    # time; keras_reference compiles float64 models under keras_floatx): evaluate agrees to 1e-12
+    report = _report("float64")
+    cmp.compare_inference(report, nn, km, x, y)
+    softmax_ce_row = [r for r in report.rows if "softmax-CE" in r.name][0]
+    assert softmax_ce_row.max_abs < 1e-12
+    with kr.keras_floatx("float64"):
+        km.train_on_batch(x, y)
+    slots = [v for v in km.optimizer.variables if v.shape == km.weights[0].shape]
+    assert slots and all(keras.backend.standardize_dtype(v.dtype) == "float64" for v in slots)
+
+
+# --------------------------------------------------------------------------- random architectures
+ACTIVATIONS = ["sigmoid", "relu", "tanh", "linear", "softmax"]
+
+
+@st.composite
+def architectures(draw, trailing_dropout=True):
+    """Depth 1-4 Dense layers, widths 1-64, every activation for hidden layers (inside Dense or as a
+    separate Activation layer), optional Dropout, a softmax or sigmoid head."""
+    depth = draw(st.integers(1, 4))
+    spec = {"input_dim": draw(st.integers(1, 64)), "hidden": [], "classes": draw(st.integers(1, 64)),
+            "head": draw(st.sampled_from(["softmax", "sigmoid"])), "head_separate": draw(st.booleans())}
+    for _ in range(depth - 1):
+        spec["hidden"].append((draw(st.integers(1, 64)), draw(st.sampled_from(ACTIVATIONS)), draw(st.booleans()),
+                               draw(st.sampled_from([None, 0.0, 0.2, 0.5]))))
+    # A Dropout after the head can drop a whole row; Keras's loss is then 0/0 = NaN.  Only with >= 10
+    # classes (a row vanishes with probability rate**10 <= 1e-7).
+    spec["head_dropout"] = draw(st.sampled_from([None, 0.2])) if trailing_dropout and spec["classes"] >= 10 else None
+    return spec
+
+
+def build_nnscratch(spec, dtype, seed):
+    model = nnscratch.Sequential(dtype=dtype)
+    first = {"input_shape": (spec["input_dim"],)}
+    k = 0
+    for units, act, separate, dropout in spec["hidden"]:
+        if separate:
+            model.add(L.Dense(units, seed=seed + k, **first))
+            model.add(L.Activation(act))
+        else:
+            model.add(L.Dense(units, activation=act, seed=seed + k, **first))
+        first, k = {}, k + 1
+        if dropout is not None:
+            model.add(L.Dropout(dropout))
+    if spec["head_separate"]:
+        model.add(L.Dense(spec["classes"], seed=seed + k, **first))
+        model.add(L.Activation(spec["head"]))
+    else:
+        model.add(L.Dense(spec["classes"], activation=spec["head"], seed=seed + k, **first))
+    if spec["head_dropout"] is not None:
+        model.add(L.Dropout(spec["head_dropout"]))
+    return model
+
+
+def make_pair(spec, dtype, seed, batch, optimizer="adam"):
+    nn = build_nnscratch(spec, dtype, seed)
+    nn.compile(loss="categorical_crossentropy", optimizer=OPTIMIZERS[optimizer](), metrics=["accuracy"])
+    km = kr.keras_twin(nn, loss="consistent", seed=seed)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, spec["input_dim"])).astype(dtype)
+    y = nnscratch.utils.to_categorical(rng.integers(0, spec["classes"], batch), spec["classes"], dtype=dtype)
+    return nn, km, x, y
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=architectures(), dtype=st.sampled_from(["float32", "float64"]), batch=st.integers(1, 70),
+       seed=st.integers(0, 10_000))
+def test_random_architecture_forward_loss_gradients(spec, dtype, batch, seed):
+    nn, km, x, y = make_pair(spec, dtype, seed, batch)
+    report = _report(dtype)
+    cmp.compare_forward(report, nn, km, x, training=False)
+    cmp.compare_forward(report, nn, km, x, training=True)
+    cmp.compare_gradients(report, nn, km, x, y)
+    _assert_ok(report)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=architectures(), dtype=st.sampled_from(["float32", "float64"]), batch=st.integers(1, 70),
+       seed=st.integers(0, 10_000), optimizer=st.sampled_from(sorted(OPTIMIZERS)))
+def test_random_architecture_100_steps(spec, dtype, batch, seed, optimizer):
+    nn, km, x, y = make_pair(spec, dtype, seed, batch, optimizer)
+    report = _report(dtype)
+    cmp.compare_steps(report, nn, km, x, y, steps=100)
+    _assert_ok(report)
+
+
+FIXED_SPEC = {"input_dim": 20, "hidden": [(32, "tanh", False, 0.2), (16, "relu", True, None)],
+              "classes": 10, "head": "sigmoid", "head_separate": True, "head_dropout": 0.2}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+def test_every_optimizer_100_steps(optimizer, dtype):
+    """Adam, SGD, SGD with momentum and with Nesterov momentum, each over 100 steps, dropout on."""
+    nn, km, x, y = make_pair(FIXED_SPEC, dtype, 7, 50, optimizer)
+    report = _report(dtype)
+    cmp.compare_steps(report, nn, km, x, y, steps=100)
+    _assert_ok(report)
+    # and the run did move the weights (a step size of 0 would also "agree")
+    start = nn.get_weights()[0]
+    assert np.max(np.abs(km.get_weights()[0] - start)) == 0     # the originals are untouched ...
+    moved = cmp.clone_keras(km)
+    with kr.keras_floatx(dtype):
+        moved.train_on_batch(x, y)
+    assert np.max(np.abs(moved.get_weights()[0] - start)) > 0   # ... and a step changes them
+
+
+# ----------------------------------------------------------------- Keras's logits shortcut, pinned
+def _sigmoid_pair(dtype="float64", dropout=None):
+    nn = nnscratch.Sequential([L.Dense(6, input_shape=(9,), seed=11), L.Activation("sigmoid")]
+                              + ([L.Dropout(dropout)] if dropout is not None else []), dtype=dtype)
+    nn.compile(loss="categorical_crossentropy", optimizer="adam")
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(40, 9)) * 2
+    y = nnscratch.utils.to_categorical(rng.integers(0, 6, 40), 6, dtype=dtype)
+    return nn, x.astype(dtype), y
+
+
+def test_keras_sigmoid_head_trains_on_softmax_ce_of_logits():
+    """Pinned Keras behaviour: with the sigmoid output reaching its stock loss directly, Keras computes
+    softmax cross-entropy of the pre-sigmoid z (value and gradient), not the probability formula."""
+    nn, x, y = _sigmoid_pair()
+    stock = kr.keras_twin(nn, loss="keras")
+    consistent = kr.keras_twin(nn, loss="consistent")
+    _, n_loss, n_grads = cmp.nn_pass(nn, x, y, training=True)
+    z = nn.layers[0].cache[1]
+    _, k_loss, k_grads = cmp.keras_pass(stock, x, y, training=True)
+    assert abs(k_loss - nn_losses.softmax_crossentropy_from_logits(y, z)) < 1e-12
+    assert abs(k_loss - n_loss) > 1e-3                 # a different formula from nnscratch's
+    dz = nn_losses.softmax_crossentropy_from_logits_gradient(y, nnscratch.activations.softmax(z))
+    nn.layers[0].backward_from_z(dz)
+    for a, b in zip(nn.gradients, k_grads):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-14)
+    # the consistent twin computes nnscratch's loss and gradients
+    _, c_loss, c_grads = cmp.keras_pass(consistent, x, y, training=True)
+    assert abs(c_loss - n_loss) < 1e-12
+    for a, b in zip(n_grads, c_grads):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-14)
+
+
+def test_keras_evaluate_loss_differs_from_training_loss_for_workshop_1layer(mnist):
+    """Pinned Keras behaviour (workshop model 1): training loss = renormalised+clipped sigmoid outputs
+    (Dropout hides the logits); evaluate loss = softmax-CE of the pre-sigmoid z (Dropout is the
+    identity).  The comparison tool shows both numbers and why."""
+    nn, km = kr.workshop_pair("1layer", dtype="float64", seed=13)
+    x, y = mnist[0][:96], mnist[1][:96]
+    report = _report("float64")
+    cmp.compare_inference(report, nn, km, x, y)
+    _assert_ok(report)
+    info = [r for r in report.rows if r.name == "loss (nnscratch's formula)"][0]
+    exact = [r for r in report.rows if r.name.startswith("loss (softmax-CE")][0]
+    assert info.tol is None and info.max_abs > 1e-2 and "_keras_logits" in info.note
+    assert exact.max_abs < 1e-12
+    assert abs(info.nnscratch - nn.evaluate(x, y, verbose=0)[0]) == 0
+    # training: Keras's stock loss equals nnscratch's formula (masks replayed)
+    kr.replay_keras_masks(nn, km)
+    _, k_loss, _ = cmp.keras_pass(km, x, y, training=True)
+    _, n_loss, _ = cmp.nn_pass(nn, x, y, training=True)
+    assert abs(k_loss - n_loss) < 1e-12
+
+
+def test_what_carries_keras_logits():
+    """Pinned: which Keras layers pass the sigmoid's ``_keras_logits`` on to the loss (this decides
+    which loss Keras computes; keras_reference.models relies on it)."""
+    x = tf.constant(np.random.default_rng(0).normal(size=(4, 5)).astype("float32"))
+    s = keras.layers.Activation("sigmoid")(x)
+    assert hasattr(s, "_keras_logits")
+    assert hasattr(keras.layers.Dropout(0.2)(s, training=False), "_keras_logits")
+    assert hasattr(keras.layers.Dropout(0.0)(s, training=True), "_keras_logits")
+    assert hasattr(keras.layers.Identity()(s), "_keras_logits")
+    assert not hasattr(keras.layers.Dropout(0.2)(s, training=True), "_keras_logits")
+    assert not hasattr(tf.identity(s), "_keras_logits")
+
+
+# ------------------------------------------------------------------ utilities, transfer, summary
+@pytest.mark.parametrize("shape,num_classes", [((50,), None), ((50,), 12), ((50, 1), 10), ((3, 4), 7)])
+def test_to_categorical_matches_keras(shape, num_classes):
+    labels = np.random.default_rng(1).integers(0, 7, size=shape)
+    ours = nnscratch.utils.to_categorical(labels, num_classes)
+    theirs = keras.utils.to_categorical(labels, num_classes)
+    assert ours.shape == theirs.shape
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.xfail(strict=True, reason="Keras 3.15's to_categorical(x, num_classes) has no dtype argument and "
+                   "returns float64 (keras/src/utils/numerical_utils.py); nnscratch keeps Keras 2's float32 "
+                   "default. Values are equal (test above); this notices when the dtypes are made to agree.")
+def test_to_categorical_dtype_matches_keras():
+    labels = np.arange(5)
+    assert nnscratch.utils.to_categorical(labels).dtype == keras.utils.to_categorical(labels).dtype
+
+
+def test_accuracy_matches_keras_metric():
+    rng = np.random.default_rng(2)
+    p = rng.random((200, 10)).astype("float32")
+    y = keras.utils.to_categorical(rng.integers(0, 10, 200), 10)
+    metric = keras.metrics.CategoricalAccuracy()
+    metric.update_state(y, p)
+    assert nnscratch.utils.accuracy(y, p) == pytest.approx(float(metric.result()), abs=1e-7)
+
+
+def test_weight_transfer_both_ways():
+    nn = kr.nnscratch_3layer(seed=21)
+    km = kr.build_3layer()
+    keras_init = km.get_weights()
+    kr.to_keras(nn, km)
+    for a, b in zip(nn.get_weights(), km.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    back = kr.nnscratch_3layer(seed=22)
+    kr.to_nnscratch(km, back)
+    for a, b in zip(nn.get_weights(), back.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # Keras's own initial weights into nnscratch: same predictions
+    fresh = kr.build_1layer()
+    twin = kr.nnscratch_twin(fresh)
+    x = np.random.default_rng(3).random((20, 784)).astype("float32")
+    np.testing.assert_allclose(twin.predict(x, verbose=0), fresh.predict(x, verbose=0), atol=1e-6, rtol=0)
+    assert not all(np.array_equal(a, b) for a, b in zip(keras_init, km.get_weights()))
+    with pytest.raises(ValueError, match="weight arrays|shape"):
+        kr.to_keras(kr.nnscratch_1layer(), km)
+
+
+def _summary_rows(text):
+    """``[(output shape, params), ...]`` and the total, from a Keras 3 style summary table."""
+    import re
+    rows = [(m.group(1), int(m.group(2).replace(",", "")))
+            for m in re.finditer(r"│\s*(\(None, [\d, ]+\))\s*│\s*([\d,]+)\s*│", text)]
+    total = int(re.search(r"Total params: ([\d,]+)", text).group(1).replace(",", ""))
+    return rows, total
+
+
+def _both_summaries(nn, km):
+    ours, theirs = [], []
+    nn.summary(print_fn=ours.append)
+    km.summary(print_fn=lambda s, **kw: theirs.append(s))
+    return _summary_rows("\n".join(ours)), _summary_rows("\n".join(theirs))
+
+
+@pytest.mark.parametrize("name", ["1layer", "3layer"])
+def test_summary_parity_workshop(name):
+    nn, km = kr.workshop_pair(name, seed=0)
+    ours, theirs = _both_summaries(nn, km)
+    assert ours == theirs
+    assert ours[1] == {"1layer": 7850, "3layer": 669706}[name] == km.count_params()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=architectures())
+def test_summary_parity_random(spec):
+    nn = build_nnscratch(spec, "float32", 0)
+    km = kr.keras_twin(nn, compile=False)
+    ours, theirs = _both_summaries(nn, km)
+    assert len(ours[0]) == len(nn.layers)
+    assert ours == theirs
