@@ -4,6 +4,10 @@
     nnscratch train --model 1layer --epochs 5 --batch-size 32
     nnscratch train --dataset fashion_mnist
     nnscratch gradcheck              # finite-difference check of both workshop models
+    nnscratch workshop               # the whole workshop as a report (./workshop-report/report.html)
+    nnscratch workshop --quick       # the same on small subsets, in under a minute
+    nnscratch knn --neighbors 3      # k-nearest neighbours on MNIST, beside scikit-learn's
+    nnscratch compare --model 3layer # nnscratch against Keras, step by step (needs TensorFlow)
 """
 import argparse
 import sys
@@ -82,6 +86,74 @@ def cmd_gradcheck(args):
     return 0 if ok else 1
 
 
+def _int_list(text):
+    try:
+        values = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 32,128,512, got {text!r}")
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return tuple(values)
+
+
+# workshop options -> Settings fields; given options override the (full or --quick) defaults
+_WORKSHOP_OPTIONS = ["dataset", "epochs", "batch_size", "batch_sizes", "sweep_epochs", "hidden_units",
+                     "hidden_layers", "depth_units", "train_rows", "test_rows", "knn_neighbors",
+                     "knn_train_rows", "knn_test_rows", "keras", "seed", "out", "verbose"]
+
+
+def cmd_workshop(args):
+    from .workshop import Settings, run
+    given = {k: getattr(args, k) for k in _WORKSHOP_OPTIONS if getattr(args, k) is not None}
+    if args.no_second_dataset:
+        given["second_dataset"] = False
+    if args.no_sklearn:
+        given["sklearn"] = False
+    settings = Settings.quick(**given) if args.quick else Settings(**given)
+    run(settings)
+    return 0
+
+
+def cmd_knn(args):
+    from .neighbors import KNeighborsClassifier
+    from .utils import confusion_matrix
+    from .workshop import load_data, subset
+    data = subset(load_data(args.dataset), knn_train_rows=args.train_rows, knn_test_rows=args.test_rows)
+    X, y, Xt, yt = data["X_knn"], data["y_knn"], data["Xt_knn"], data["yt_knn"]
+    print(f"kNN (k={args.neighbors}, p={args.p}, weights={args.weights}) on {args.dataset}: "
+          f"{len(X):,} training and {len(Xt):,} test images", flush=True)
+    start = time.perf_counter()
+    pred = KNeighborsClassifier(n_neighbors=args.neighbors, p=args.p, weights=args.weights).fit(X, y).predict(Xt)
+    seconds = time.perf_counter() - start
+    print(f"nnscratch:    accuracy {np.mean(pred == yt):.4f} in {seconds:.1f} s", flush=True)
+    if args.sklearn:
+        from sklearn.neighbors import KNeighborsClassifier as SkKNN
+        start = time.perf_counter()
+        sk = SkKNN(n_neighbors=args.neighbors, p=args.p, weights=args.weights).fit(X, y).predict(Xt)
+        print(f"scikit-learn: accuracy {np.mean(sk == yt):.4f} in {time.perf_counter() - start:.1f} s; "
+              f"same predictions on {np.mean(sk == pred):.2%} of the test images")
+    cm = confusion_matrix(yt, pred, num_classes=10)
+    print("Confusion matrix (rows: true class, columns: predicted class):")
+    print(np.array2string(cm, max_line_width=200))
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        from .plotting import plot_confusion_matrix
+        plot_confusion_matrix(cm, path=args.plot, title=f"kNN (k={args.neighbors}) on {args.dataset}")
+        print(f"Heat map written to {args.plot}")
+    return 0
+
+
+def cmd_compare(args):
+    try:
+        from keras_reference import compare
+    except ImportError as e:
+        print(f"nnscratch compare needs TensorFlow/Keras ({e}); install with pip install 'nnscratch[keras]'",
+              file=sys.stderr)
+        return 2
+    return compare.main(args.args)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="nnscratch", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -102,10 +174,65 @@ def build_parser():
     p.add_argument("--entries", type=int, default=50, help="entries checked per weight tensor")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_gradcheck)
+
+    p = sub.add_parser("workshop", help="run the whole workshop and write a report (Markdown + HTML + PNGs)",
+                       description="Run the workshop end to end on real data with nnscratch (and Keras "
+                                   "beside it if TensorFlow is installed) and write report.md, report.html, "
+                                   "results.json and PNG figures into --out. Options not given take the "
+                                   "full workshop's defaults, or --quick's.")
+    p.add_argument("--quick", action="store_true",
+                   help="small subsets and tiny sweeps: every section and figure in under a minute")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: ./workshop-report)")
+    p.add_argument("--dataset", choices=["mnist", "fashion_mnist"],
+                   help="main data set (default mnist); the other one gets its own section")
+    p.add_argument("--no-second-dataset", action="store_true", help="skip the other data set's section")
+    p.add_argument("--epochs", type=int, help="epochs of the two main models (default 10, quick 2)")
+    p.add_argument("--batch-size", type=int, help="batch size wherever it is not varied (default 128)")
+    p.add_argument("--batch-sizes", type=_int_list, metavar="LIST",
+                   help="exercise 1's batch sizes (default 32,64,128,256,512,1024; quick 32,256)")
+    p.add_argument("--sweep-epochs", type=int, help="epochs of each sweep run (default 5, quick 1)")
+    p.add_argument("--hidden-units", type=_int_list, metavar="LIST",
+                   help="exercise 2b's hidden units (default 10,32,64,128,256,512; quick 10,128)")
+    p.add_argument("--hidden-layers", type=_int_list, metavar="LIST",
+                   help="exercise 2b's numbers of hidden layers (default 1,2,3,4; quick 1,2)")
+    p.add_argument("--depth-units", type=int, help="units per hidden layer in the depth sweep (default 512)")
+    p.add_argument("--train-rows", type=int, metavar="N", help="first N training images (0 = all; quick 3000)")
+    p.add_argument("--test-rows", type=int, metavar="N", help="first N test images (0 = all; quick 1000)")
+    p.add_argument("--knn-neighbors", type=int, metavar="K", help="k of kNN (default 3)")
+    p.add_argument("--knn-train-rows", type=int, metavar="N", help="kNN training images (0 = all; quick 10000)")
+    p.add_argument("--knn-test-rows", type=int, metavar="N", help="kNN test images (0 = all; quick 1000)")
+    p.add_argument("--keras", choices=["auto", "on", "off"],
+                   help="Keras beside nnscratch: auto (if TensorFlow imports; default), on (required), off")
+    p.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn's kNN")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--verbose", type=int, choices=[0, 1, 2], help="0 silent, 1 a line per step, 2 also per epoch")
+    p.set_defaults(func=cmd_workshop)
+
+    p = sub.add_parser("knn", help="k-nearest neighbours (nnscratch, beside scikit-learn's): accuracy, time, "
+                                   "confusion matrix")
+    p.add_argument("--dataset", choices=["mnist", "fashion_mnist"], default="mnist")
+    p.add_argument("--neighbors", type=int, default=3, metavar="K")
+    p.add_argument("--p", type=int, choices=[1, 2], default=2, help="distance: 1 Manhattan, 2 Euclidean")
+    p.add_argument("--weights", choices=["uniform", "distance"], default="uniform")
+    p.add_argument("--train-rows", type=int, default=0, metavar="N", help="first N training images (0 = all)")
+    p.add_argument("--test-rows", type=int, default=0, metavar="N", help="first N test images (0 = all)")
+    p.add_argument("--no-sklearn", dest="sklearn", action="store_false", help="skip scikit-learn")
+    p.add_argument("--plot", metavar="PNG", help="write the confusion matrix heat map here")
+    p.set_defaults(func=cmd_knn)
+
+    p = sub.add_parser("compare", help="nnscratch against Keras step by step (python -m keras_reference.compare)",
+                       description="Runs python -m keras_reference.compare with the remaining arguments, "
+                                   "e.g. nnscratch compare --model 1layer --dtype float64.")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for keras_reference.compare (see --help there)")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["compare"] and argv[1:2] not in (["-h"], ["--help"]):
+        # everything after "compare" belongs to keras_reference.compare's own parser
+        return cmd_compare(argparse.Namespace(args=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -1,0 +1,260 @@
+"""The workshop end to end on nnscratch (issue 6).
+
+* the ``tf.keras`` surface the workshop uses, and the clear error for anything else;
+* the workshop's own code cells (tests/workshop_cells.py, checked against the seed text), with only
+  ``import tensorflow as tf`` swapped for ``import nnscratch as tf``, run in a fresh interpreter on
+  real MNIST and reach sensible accuracy;
+* ``nnscratch workshop --quick`` writes a report with every section and every figure (real PNGs with
+  content), and the numbers in results.json are sensible;
+* the ``knn`` and ``compare`` subcommands and option errors.
+"""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import workshop_cells
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SEED = os.path.join(ROOT, "..", "shared", "seed", "000_8c9ff11122bd93e3.txt")
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env["MPLBACKEND"] = "Agg"
+    env.update(extra)
+    return env
+
+
+def _run(args, timeout, **env):
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=_env(**env), capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
+    return proc
+
+
+# ------------------------------------------------------------------------------------ the seed copy
+def _normalise(text):
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
+
+
+@pytest.mark.skipif(not os.path.exists(SEED), reason="the workshop seed text is not next to the repository")
+def test_copied_cells_are_the_seed_cells_verbatim_and_complete():
+    seed = _normalise(open(SEED, encoding="utf-8").read())
+    assert seed.count("In [None]:") == len(workshop_cells.SEED_CELLS)
+    position = 0
+    for name, code in workshop_cells.SEED_CELLS:
+        found = seed.find(_normalise(code), position)
+        assert found >= 0, f"cell {name!r} is not in the seed text (in order)"
+        position = found
+    for line in workshop_cells.FASHION_LINES.strip().splitlines()[:2]:
+        assert f"`{line}`" in seed
+
+
+def test_program_changes_only_what_it_declares():
+    text = workshop_cells.program(quick=False)
+    assert "import nnscratch as tf" in text and "import tensorflow" not in text
+    assert "sns." not in text and "pd." not in text
+    assert "model.fit(X_train, Y_train," in text            # full: the workshop's fit, unchanged
+    quick = workshop_cells.program(quick=True)
+    assert "model.fit(X_train[:20000], Y_train[:20000]," in quick
+
+
+# ------------------------------------------------------------------------------------ tf.keras surface
+def test_import_nnscratch_as_tf_gives_tf_keras():
+    """In a fresh interpreter, as a student would: only ``import nnscratch as tf``."""
+    code = ("import nnscratch as tf\n"
+            "print(tf.keras.__version__)\n"
+            "print(tf.keras.Sequential.__name__, tf.keras.layers.Dense.__name__)\n")
+    out = _run(["-c", code], timeout=120).stdout
+    assert "nnscratch" in out and "Keras" in out and "Sequential Dense" in out
+
+
+def test_keras_surface_names_and_behaviour(mnist_data):
+    import nnscratch.keras as keras
+    from nnscratch import datasets, layers, models, utils
+
+    assert keras.__version__.startswith("nnscratch ") and "Keras" in keras.__version__
+    assert keras.datasets.mnist is datasets.mnist and keras.datasets.fashion_mnist is datasets.fashion_mnist
+    assert keras.utils.to_categorical is utils.to_categorical
+    assert keras.layers.Dense is layers.Dense and keras.layers.Dropout is layers.Dropout
+    assert issubclass(keras.Sequential, models.Sequential) and keras.models.Sequential is keras.Sequential
+    np.testing.assert_array_equal(keras.utils.to_categorical([3, 0], 10)[0], np.eye(10)[3])
+
+    X, Y, Xt, Yt, _, _ = mnist_data
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential()
+    model.add(keras.layers.Dense(10, input_shape=(784,)))
+    model.add(keras.layers.Activation("sigmoid"))
+    model.add(keras.layers.Dropout(0.2))
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "7,850" in lines[0]
+    w = model.get_weights()
+    assert [a.shape for a in w] == [(784, 10), (10,)]
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    history = model.fit(X[:6000], Y[:6000], batch_size=128, epochs=1, verbose=0)
+    assert set(history.history) == {"loss", "accuracy"}
+    loss, acc = model.evaluate(Xt[:2000], Yt[:2000], verbose=0)
+    assert acc > 0.6 and np.isfinite(loss)
+    p = model.predict(Xt[:5], verbose=0)
+    assert p.shape == (5, 10)
+
+
+@pytest.mark.parametrize("getter, name", [
+    (lambda k, m: k.layers.Conv2D, "tf.keras.layers.Conv2D"),
+    (lambda k, m: k.layers.Flatten, "tf.keras.layers.Flatten"),
+    (lambda k, m: k.datasets.cifar10, "tf.keras.datasets.cifar10"),
+    (lambda k, m: k.callbacks, "tf.keras.callbacks"),
+    (lambda k, m: k.optimizers.RMSprop, "tf.keras.optimizers.RMSprop"),
+    (lambda k, m: k.models.Model, "tf.keras.models.Model"),
+    (lambda k, m: m.predict_classes, "Sequential.predict_classes"),
+    (lambda k, m: m.fit_generator, "Sequential.fit_generator"),
+])
+def test_unimplemented_keras_names_raise_a_clear_error(getter, name):
+    import nnscratch.keras as keras
+    model = keras.Sequential()
+    with pytest.raises(keras.NotImplementedInNnscratch, match=name.replace(".", r"\.")) as info:
+        getter(keras, model)
+    assert "not implemented in nnscratch" in str(info.value)
+    assert isinstance(info.value, AttributeError) and isinstance(info.value, NotImplementedError)
+    assert not hasattr(model, "predict_classes") and not hasattr(keras.layers, "Conv2D")
+
+
+def test_predict_classes_error_says_what_to_use_instead():
+    import nnscratch.keras as keras
+    with pytest.raises(NotImplementedError, match=r"np\.argmax\(model\.predict\(x\), axis=-1\)"):
+        keras.Sequential().predict_classes
+
+
+# ------------------------------------------------------------------------------------ the workshop's cells
+def test_workshop_cells_run_with_the_swapped_import(tmp_path):
+    script = tmp_path / "workshop.py"
+    script.write_text(workshop_cells.program(quick=True), encoding="utf-8")
+    results = tmp_path / "results.json"
+    proc = _run([str(script)], timeout=400, WORKSHOP_RESULTS=str(results))
+    out = proc.stdout
+    assert "Keras/Tensorflow version nnscratch" in out
+    assert "x_train shape (60000, 28, 28)" in out and "Training matrix shape (60000, 784)" in out
+    assert "Total params: 7,850" in out and "Total params: 669,706" in out
+    assert "Fashion-MNIST (60000, 28, 28) (60000,) (10000, 28, 28) (10000,)" in out
+    r = json.loads(results.read_text())
+    # the workshop's own settings: 1 epoch at batch size 512 (the deep model on 20,000 images)
+    assert r["model1_test_accuracy"] > 0.80, r
+    assert r["model2_test_accuracy"] > 0.75, r
+    assert r["knn_accuracy"] > 0.93, r
+    assert r["knn_accuracy"] == r["knn_sklearn_accuracy"]
+    assert r["knn_cm_total"] == 2000
+
+
+# ------------------------------------------------------------------------------------ the report
+def _check_png(path):
+    with open(path, "rb") as f:
+        head = f.read(8)
+    assert head == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    import matplotlib.image
+    img = matplotlib.image.imread(path)
+    assert img.ndim == 3 and img.shape[0] >= 100 and img.shape[1] >= 100, f"{path}: {img.shape}"
+    rgb = img[..., :3]
+    assert float(rgb.std()) > 0.05, f"{path} is (nearly) blank"
+    q = (rgb.reshape(-1, 3) * 255).astype(np.uint32)
+    colours = np.unique((q[:, 0] << 16) | (q[:, 1] << 8) | q[:, 2])
+    assert len(colours) > 20, f"{path} has only {len(colours)} colours"
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "workshop-report"
+    proc = _run(["-m", "nnscratch", "workshop", "--quick", "--out", str(out)], timeout=600)
+    return out, proc.stdout
+
+
+def test_quick_report_has_every_section_and_figure(quick_report):
+    from nnscratch.workshop import FIGURES, SECTIONS
+    out, stdout = quick_report
+    md = (out / "report.md").read_text(encoding="utf-8")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    headings = [line[3:] for line in md.splitlines() if line.startswith("## ")]
+    assert headings == SECTIONS
+    for section in SECTIONS:
+        assert f">{section}</h2>".replace("&", "&amp;") in html
+    expected = {"samples.png", "digit.png", "curves_1layer.png", "curves_deep.png", "correct_1layer.png",
+                "incorrect_1layer.png", "correct_deep.png", "incorrect_deep.png", "sweep_epochs.png",
+                "sweep_batch_size.png", "sweep_hidden_units.png", "sweep_hidden_layers.png",
+                "knn_confusion.png", "second_samples.png", "second_curves.png", "second_knn_confusion.png"}
+    assert expected == set(FIGURES)
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(expected)
+    for name in expected:
+        assert f"]({name})" in md and f"src='{name}'" in html
+        _check_png(out / name)
+    # the one digit as its matrix, the one-hot label, both summaries
+    assert "Total params: 7,850" in md and "Total params: 669,706" in md
+    assert "-> [" in md and md.count("255") + md.count("254") + md.count("253") > 0
+    # progress was visible: one line per step
+    assert stdout.count("test accuracy") >= 8 and "done in" in stdout
+
+
+def test_quick_report_numbers(quick_report):
+    out, _ = quick_report
+    r = json.loads((out / "results.json").read_text())
+    s = r["settings"]
+    assert s["quick_mode"] and r["data"]["used_train_rows"] == s["train_rows"]
+    assert len(r["one_layer"]["nnscratch"]["history"]["val_accuracy"]) == s["epochs"]
+    assert len(r["batch_size_sweep"]) == len(s["batch_sizes"])
+    assert [u["units"] for u in r["hidden_units_sweep"]] == list(s["hidden_units"])
+    assert [u["hidden_layers"] for u in r["hidden_layers_sweep"]] == list(s["hidden_layers"])
+    assert r["one_layer"]["nnscratch"]["test_accuracy"] > 0.5
+    assert r["deep"]["nnscratch"]["test_accuracy"] > 0.5
+    assert r["knn"]["nnscratch"]["accuracy"] > 0.85
+    assert r["knn"]["sklearn"]["same_predictions"] == 1.0
+    assert np.array(r["knn"]["confusion_matrix"]).sum() == s["knn_test_rows"]
+    assert r["second"]["dataset"] == "fashion_mnist" and r["second"]["knn"]["nnscratch"]["accuracy"] > 0.7
+    if importlib.util.find_spec("tensorflow") is None:
+        assert not r["keras_available"] and "keras" not in r["deep"]
+    else:  # Keras beside nnscratch, with the same settings, at every step
+        assert r["keras_available"]
+        runs = [r["one_layer"], r["deep"], *r["batch_size_sweep"], *r["hidden_units_sweep"],
+                *r["hidden_layers_sweep"], r["second"]["one_layer"], r["second"]["deep"]]
+        for run in runs:
+            assert run["keras"]["test_accuracy"] > 0.05 and run["keras"]["seconds"] > 0
+        assert abs(r["one_layer"]["keras"]["test_accuracy"] - r["one_layer"]["nnscratch"]["test_accuracy"]) < 0.15
+
+
+# ------------------------------------------------------------------------------------ CLI
+def test_knn_subcommand(capsys, tmp_path):
+    from nnscratch.__main__ import main
+    png = tmp_path / "cm.png"
+    assert main(["knn", "--train-rows", "3000", "--test-rows", "300", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "nnscratch:    accuracy" in out and "scikit-learn: accuracy" in out and "Confusion matrix" in out
+    _check_png(png)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["workshop", "--quick", "--epochs", "0"], "epochs must be a positive integer"),
+    (["workshop", "--quick", "--train-rows", "-5"], "train_rows must be >= 0"),
+])
+def test_workshop_option_errors(argv, message, capsys):
+    from nnscratch.__main__ import main
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_list_options_are_checked():
+    from nnscratch.__main__ import build_parser
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["workshop", "--batch-sizes", "32,abc"])
+    args = build_parser().parse_args(["workshop", "--batch-sizes", "32, 64", "--quick"])
+    assert args.batch_sizes == (32, 64)
+
+
+def test_compare_subcommand_passes_its_arguments_through(capsys):
+    from nnscratch.__main__ import build_parser
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["compare", "--help"])
+    assert "keras_reference.compare" in capsys.readouterr().out
