@@ -3,11 +3,14 @@
 Start reading at ``models.py`` (one training step, top to bottom), then ``layers.py`` (each layer's
 forward and backward side by side), ``losses.py`` and ``optimizers.py``.
 """
-from . import activations, datasets, gradcheck, initializers, layers, losses, optimizers, utils
-from .models import History, Sequential, load_model
-from .utils import set_random_seed
-
 __version__ = "0.1.0"
 
-__all__ = ["Sequential", "History", "load_model", "set_random_seed", "activations", "datasets",
+from . import activations, datasets, gradcheck, initializers, layers, losses, optimizers, utils
+from .backend import get_backend, set_backend
+from .models import History, Sequential, load_model
+from .utils import set_random_seed
+from . import keras  # the tf.keras surface: `import nnscratch as tf; tf.keras.Sequential()` (last: it uses the rest)
+
+__all__ = ["Sequential", "History", "load_model", "set_random_seed", "set_backend", "get_backend",
+           "keras", "activations", "datasets",
            "gradcheck", "initializers", "layers", "losses", "optimizers", "utils", "__version__"]
