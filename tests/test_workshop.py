@@ -27,6 +27,10 @@ def _env(**extra):
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     env["MPLBACKEND"] = "Agg"
+    # On a busy shared runner multi-threaded OpenBLAS spin-waits for cores it does not get: the deep
+    # model's epoch took 14x longer with 2 threads than with 1 under load 12 on 2 cores.  One BLAS
+    # thread keeps these tests' time predictable; it changes no result.
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     env.update(extra)
     return env
 
