@@ -31,9 +31,10 @@ def make_rng(seed=None):
     return np.random.default_rng(seed)
 
 
-def to_categorical(y, num_classes=None, dtype="float32"):
+def to_categorical(y, num_classes=None, dtype="float64"):
     """One-hot encode integer class labels, as ``keras.utils.to_categorical``.
 
+    Returns float64 like Keras 3 (Keras 2 returned float32; pass ``dtype='float32'`` for that).
     ``y``: integer labels of any shape (N,) or (N, 1); ``num_classes`` defaults to ``max(y) + 1``.
     Returns ``(N, num_classes)`` with a 1 at column ``y[i]`` of row ``i``.  A trailing axis of size 1
     is dropped first, as Keras does.

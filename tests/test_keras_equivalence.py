@@ -302,10 +302,8 @@ def test_to_categorical_matches_keras(shape, num_classes):
     np.testing.assert_array_equal(ours, theirs)
 
 
-@pytest.mark.xfail(strict=True, reason="Keras 3.15's to_categorical(x, num_classes) has no dtype argument and "
-                   "returns float64 (keras/src/utils/numerical_utils.py); nnscratch keeps Keras 2's float32 "
-                   "default. Values are equal (test above); this notices when the dtypes are made to agree.")
 def test_to_categorical_dtype_matches_keras():
+    """Keras 3's to_categorical returns float64 (keras/src/utils/numerical_utils.py); so does nnscratch's."""
     labels = np.arange(5)
     assert nnscratch.utils.to_categorical(labels).dtype == keras.utils.to_categorical(labels).dtype
 

@@ -6,7 +6,7 @@ from nnscratch.utils import accuracy, confusion_matrix, make_rng, set_random_see
 
 def test_to_categorical_keras_semantics():
     out = to_categorical([2, 0, 1], 3)
-    assert out.dtype == np.float32 and out.tolist() == [[0, 0, 1], [1, 0, 0], [0, 1, 0]]
+    assert out.dtype == np.float64 and out.tolist() == [[0, 0, 1], [1, 0, 0], [0, 1, 0]]
     assert to_categorical(np.array([[1], [3]])).shape == (2, 4)      # trailing axis of 1 dropped, C = max + 1
     assert to_categorical(np.array([1.0, 2.0]), 3).tolist() == [[0, 1, 0], [0, 0, 1]]
     with pytest.raises(ValueError, match=">= 0"):
