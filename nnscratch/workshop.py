@@ -595,7 +595,10 @@ def _write_report(s, r, full, one, one_hot, summary1, summary2, names, keras_sid
           "nnscratch - a neural network written from scratch in NumPy - "
           + ("with Keras beside it: the same architecture, the same initial weights and the same "
              "settings for every run." if ks else f"without Keras: {keras_side.reason}.")
-          + f" {rows_note} Accuracies are on the test set, as in the workshop's exercises.")
+          + f" {rows_note} Accuracies are on the test set, as in the workshop's exercises."
+          + (" **Quick mode**: small subsets, few epochs and tiny sweeps, to show every step fast; the "
+             "accuracies are far below the workshop's. Run `nnscratch workshop` without `--quick` for "
+             "the real numbers." if s.quick_mode else ""))
 
     # -------------------------------------------------------------- summary
     rep.h(2, SECTIONS[0])
@@ -667,6 +670,13 @@ def _write_report(s, r, full, one, one_hot, summary1, summary2, names, keras_sid
           + (f", **{m1['keras']['test_accuracy']:.4f}** (Keras)." if "keras" in m1 else "."))
     rep.image("curves_1layer.png", "One-layer network: loss and accuracy per epoch (solid: training, "
               "dashed: validation)")
+    if "keras" in m1:
+        rep.p("Keras's *validation* loss of this model is a different quantity from the other three loss "
+              "curves: at inference Dropout passes the sigmoid's output straight to the loss, and Keras "
+              "then silently computes the softmax cross-entropy of the pre-sigmoid values instead of "
+              "the cross-entropy of the renormalised sigmoid outputs it trains on (and nnscratch uses "
+              "throughout; see `nnscratch/losses.py` and `nnscratch compare --model 1layer`). "
+              "The accuracies are the same quantity on both sides.")
 
     # -------------------------------------------------------------- step 4
     rep.h(2, SECTIONS[4])
