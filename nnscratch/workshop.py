@@ -375,10 +375,11 @@ def _cell(value):
 
 
 def _inline(text):
-    """The little Markdown the report uses, as HTML: `code`, **bold**, [text](link)."""
+    """The little Markdown the report uses, as HTML: `code`, **bold**, *italic*, [text](link)."""
     text = html.escape(text, quote=False)
     text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
     text = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+    text = re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"<i>\1</i>", text)
     return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"<a href='\2'>\1</a>", text)
 
 
@@ -603,7 +604,8 @@ def _write_report(s, r, full, one, one_hot, summary1, summary2, names, keras_sid
     # -------------------------------------------------------------- summary
     rep.h(2, SECTIONS[0])
     header = ["step", "setting", "nnscratch accuracy", "nnscratch time (s)"]
-    header += ["Keras (kNN: scikit-learn) accuracy", "time (s)"] if ks or "sklearn" in knn else []
+    header += ["Keras (kNN: scikit-learn) accuracy", "Keras (kNN: scikit-learn) time (s)"] \
+        if ks or "sklearn" in knn else []
     rows = []
 
     def add(step, setting, run):

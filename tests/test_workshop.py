@@ -262,3 +262,36 @@ def test_compare_subcommand_passes_its_arguments_through(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["compare", "--help"])
     assert "keras_reference.compare" in capsys.readouterr().out
+
+
+def test_report_without_keras_in_process(tmp_path, capsys):
+    """The path a student without TensorFlow takes (--keras off), on tiny subsets, in process."""
+    from nnscratch.workshop import SECTIONS, Settings, run
+    out = tmp_path / "r"
+    r = run(Settings.quick(out=str(out), keras="off", second_dataset=False, sklearn=False, train_rows=600,
+                           test_rows=300, knn_train_rows=1000, knn_test_rows=100, batch_sizes=(64,),
+                           hidden_units=(16,), hidden_layers=(1,), depth_units=16))
+    assert not r["keras_available"] and r["second"] is None
+    assert "keras" not in r["one_layer"] and "sklearn" not in r["knn"]
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert [line[3:] for line in md.splitlines() if line.startswith("## ")] == SECTIONS
+    assert "without Keras: switched off" in md and "Keras accuracy" not in md
+    assert "Skipped (`--no-second-dataset`)" in md
+    assert not (out / "second_curves.png").exists()
+    _check_png(out / "curves_deep.png")
+    assert "[" in capsys.readouterr().out        # progress lines
+
+
+def test_report_html_rendering():
+    from nnscratch.workshop import Report
+    rep = Report("T & t")
+    rep.h(2, "A <section>")
+    rep.p("*italic* and **bold**, `x < y`, [link](a.py)")
+    rep.table(["a", "b"], [[1, 0.5], [None, "s"]])
+    rep.code("<raw>")
+    rep.image("f.png", "cap")
+    html, md = rep.html(), rep.markdown()
+    assert "<title>T &amp; t</title>" in html and "<h2>A &lt;section&gt;</h2>" in html
+    assert "<i>italic</i> and <b>bold</b>, <code>x &lt; y</code>, <a href='a.py'>link</a>" in html
+    assert "<td>0.5000</td>" in html and "<td>-</td>" in html and "<pre>&lt;raw&gt;</pre>" in html
+    assert "| 1 | 0.5000 |" in md and "![cap](f.png)" in md and "## A <section>" in md
