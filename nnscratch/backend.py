@@ -20,7 +20,10 @@ import os
 
 BACKENDS = ("numpy", "numba")
 MATMULS = ("blas", "numba")
-DEFAULT = "numba"
+# 'numpy' until benchmarks/speed.py has run on a quiet machine and shown 'numba' faster on the
+# workshop's models (the one attempt ran at load average ~9 on 2 cores and measured nothing usable).
+# The numpy lean loop is bit-for-bit the readable path; flip this after a clean benchmark.
+DEFAULT = "numpy"
 BACKEND_RTOL, BACKEND_ATOL = 1e-4, 1e-5          # float32, weights after one epoch
 
 _state = {"backend": None, "matmul": None}
