@@ -672,6 +672,11 @@ def _write_report(s, r, full, one, one_hot, summary1, summary2, names, keras_sid
           + (f", **{m1['keras']['test_accuracy']:.4f}** (Keras)." if "keras" in m1 else "."))
     rep.image("curves_1layer.png", "One-layer network: loss and accuracy per epoch (solid: training, "
               "dashed: validation)")
+    rep.p("Why is the training accuracy so much lower than the validation accuracy, and the training loss "
+          "so much higher? The workshop puts `Dropout(0.2)` *after* the output layer: while training, each "
+          "of the 10 outputs is zeroed with probability 0.2, so for about one image in five the true "
+          "class's output is 0 - that image counts as wrong and costs -log(1e-7) = 16.1 in loss (the "
+          "probability is clipped at 1e-7). At validation and test time dropout is off.")
     if "keras" in m1:
         rep.p("Keras's *validation* loss of this model is a different quantity from the other three loss "
               "curves: at inference Dropout passes the sigmoid's output straight to the loss, and Keras "
