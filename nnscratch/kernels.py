@@ -17,9 +17,9 @@ Conventions
   *keeps infinities*: ``fastmath=True`` would also assume no inf, and ``exp(-z)`` overflowing to
   inf for large negative ``z`` then turns sigmoid into NaN (measured on this machine).
 * Activation codes (``ACT_CODES``): 0 linear, 1 sigmoid, 2 relu, 3 tanh, 4 softmax (row-wise).
-* Threads: only the matrix product is parallel (``prange``).  Element-wise kernels are serial: they
-  are memory-bound and small, and a serial kernel never wakes a second thread pool (see
-  ``engine.py`` for which pool runs what).
+* Threads: the matrix product and the optimizer update are parallel (``prange``).  The other
+  element-wise kernels are serial: they are small, and a serial kernel never wakes a second thread
+  pool (see ``engine.py`` for which pool runs what).
 """
 import math
 
@@ -32,6 +32,10 @@ ACT_CODES = {"linear": 0, "sigmoid": 1, "relu": 2, "tanh": 3, "softmax": 4}
 
 _fast = dict(cache=True, fastmath=FASTMATH, nogil=True)
 _exact = dict(cache=True, nogil=True)          # no fastmath: bit-for-bit the NumPy arithmetic
+# The optimizer kernels loop with ``prange``: Numba then proves the arrays independent and LLVM
+# vectorises sqrt and division (measured: 0.1-0.2 ms for Adam over 669,706 float32 parameters
+# against 1.6 ms for the same loop with ``range``, which stays scalar), still bit for bit.
+_exact_parallel = dict(cache=True, nogil=True, parallel=True)
 
 
 # ================================================================================== matrix product
@@ -238,21 +242,37 @@ def act_backward(z, a, da, mask, code, dz, db):
             db[j] += g[j]
 
 
-@njit(**_fast)
+@njit(inline="always")
+def _uniform24(seed, i):
+    """A uniform number in [0, 1) with 24 random bits, for element ``i`` of a stream ``seed``.
+
+    SplitMix64 used as a counter-based generator: ``z = seed + (i + 1) * golden``, then its
+    finaliser (two multiply-xorshift rounds) scrambles ``z``.  Each element is computed on its own,
+    so the loop vectorises (a per-element call to a sequential generator cannot).
+    """
+    z = seed + np.uint64(i + 1) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.float32(z >> np.uint64(40)) * np.float32(1.0 / 16777216.0)
+
+
+@njit(cache=True, fastmath=FASTMATH, nogil=True, parallel=True)
 def dropout_forward(x, rate, scale, seed, mask, out):
     """``keep = U >= rate``; ``mask = keep * scale``; ``out = x * mask``, in one pass.
 
     Replaces ``Dropout.forward`` in training: ``keep = rng.random(x.shape) >= rate;
-    mask = keep * (1 / (1 - rate)); a = x * mask``.  ``U`` comes from Numba's own generator, reseeded
-    from ``seed`` on every call (the engine draws ``seed`` from the layer's ``numpy`` Generator), so
-    the masks are reproducible but differ from the NumPy backend's.  ``x, mask, out: (N, M)``;
-    ``out`` may be ``x``.
+    mask = keep * (1 / (1 - rate)); a = x * mask``.  ``U`` comes from a counter-based generator
+    (:func:`_uniform24`) keyed by ``seed``, which the engine draws from the layer's ``numpy``
+    Generator on every call: the masks are reproducible, but differ from the NumPy backend's.
+    ``x, mask, out: (N, M)``; ``out`` may be ``x``.
     """
-    np.random.seed(seed)
     N, M = x.shape
-    for i in range(N):
+    key = np.uint64(seed) * np.uint64(0xD1B54A32D192ED03)
+    r = np.float32(rate)
+    for i in prange(N):
         for j in range(M):
-            m = scale if np.random.random() >= rate else scale * 0
+            m = scale if _uniform24(key, i * M + j) >= r else scale * 0
             mask[i, j] = m
             out[i, j] = x[i, j] * m
 
@@ -357,9 +377,20 @@ def xent(p, y, dp):
 # float32 (or float64) operations NumPy performs, in the same order, so the update is bit-for-bit
 # the one in optimizers.py (and therefore Keras's).
 
+@njit(**_exact_parallel)
+def _adam_one(w, g, m, v, one_minus_b1, one_minus_b2, alpha, eps):
+    for k in prange(w.size):
+        gk = g[k]
+        mk = m[k] + (gk - m[k]) * one_minus_b1
+        vk = v[k] + (gk * gk - v[k]) * one_minus_b2
+        m[k] = mk
+        v[k] = vk
+        w[k] = w[k] - mk * alpha / (np.sqrt(vk) + eps)
+
+
 @njit(**_exact)
 def adam_update(ws, gs, ms, vs, one_minus_b1, one_minus_b2, alpha, eps):
-    """One Adam step over *all* parameters in one pass (``ws, gs, ms, vs``: tuples of 1-D views).
+    """One Adam step over *all* parameters in one pass each (``ws, gs, ms, vs``: tuples of 1-D views).
 
     Replaces, for every parameter (``optimizers.Adam._update``)::
 
@@ -371,14 +402,25 @@ def adam_update(ws, gs, ms, vs, one_minus_b1, one_minus_b2, alpha, eps):
     NumPy makes about 10 passes over each parameter (and allocates temporaries); this makes one.
     """
     for p in range(len(ws)):
-        w, g, m, v = ws[p], gs[p], ms[p], vs[p]
-        for k in range(w.size):
-            gk = g[k]
-            mk = m[k] + (gk - m[k]) * one_minus_b1
-            vk = v[k] + (gk * gk - v[k]) * one_minus_b2
-            m[k] = mk
-            v[k] = vk
-            w[k] = w[k] - mk * alpha / (np.sqrt(vk) + eps)
+        _adam_one(ws[p], gs[p], ms[p], vs[p], one_minus_b1, one_minus_b2, alpha, eps)
+
+
+@njit(**_exact_parallel)
+def _sgd_one(w, g, lr):
+    for k in prange(w.size):
+        w[k] = w[k] - g[k] * lr
+
+
+@njit(**_exact_parallel)
+def _sgd_momentum_one(w, g, v, lr, momentum, nesterov):
+    for k in prange(w.size):
+        vk = v[k] * momentum
+        vk = vk - g[k] * lr
+        v[k] = vk
+        if nesterov:
+            w[k] = w[k] + (vk * momentum - g[k] * lr)
+        else:
+            w[k] = w[k] + vk
 
 
 @njit(**_exact)
@@ -389,20 +431,10 @@ def sgd_update(ws, gs, vels, lr, momentum, nesterov):
     (computed as ``v *= mu; v -= g * lr``) and ``w += v`` (Nesterov: ``w += v * mu - g * lr``).
     """
     for p in range(len(ws)):
-        w, g = ws[p], gs[p]
         if len(vels) == 0:
-            for k in range(w.size):
-                w[k] = w[k] - g[k] * lr
+            _sgd_one(ws[p], gs[p], lr)
         else:
-            v = vels[p]
-            for k in range(w.size):
-                vk = v[k] * momentum
-                vk = vk - g[k] * lr
-                v[k] = vk
-                if nesterov:
-                    w[k] = w[k] + (vk * momentum - g[k] * lr)
-                else:
-                    w[k] = w[k] + vk
+            _sgd_momentum_one(ws[p], gs[p], vels[p], lr, momentum, nesterov)
 
 
 @njit(**_fast)

@@ -693,6 +693,7 @@ class KNeighborsClassifier:
                 del H
             else:
                 V = np.empty((r, n))
+                numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)   # all cores (training may hold it to 1)
                 _manhattan_chunk(np.ascontiguousarray(Xc.T), Y, self._round32, V)
                 if self.selection == "argpartition":
                     part = np.argpartition(V, cap - 1, axis=1)[:, :cap]
