@@ -115,17 +115,17 @@ def cmd_workshop(args):
 
 
 def cmd_knn(args):
-    from .neighbors import KNeighborsClassifier
-    from .utils import confusion_matrix
+    from .neighbors import KNeighborsClassifier, knn_report
+    from .utils import confusion_matrix, set_random_seed, to_categorical
     from .workshop import load_data, subset
     data = subset(load_data(args.dataset), knn_train_rows=args.train_rows, knn_test_rows=args.test_rows)
     X, y, Xt, yt = data["X_knn"], data["y_knn"], data["Xt_knn"], data["yt_knn"]
     print(f"kNN (k={args.neighbors}, p={args.p}, weights={args.weights}) on {args.dataset}: "
           f"{len(X):,} training and {len(Xt):,} test images", flush=True)
-    start = time.perf_counter()
-    pred = KNeighborsClassifier(n_neighbors=args.neighbors, p=args.p, weights=args.weights).fit(X, y).predict(Xt)
-    seconds = time.perf_counter() - start
-    print(f"nnscratch:    accuracy {np.mean(pred == yt):.4f} in {seconds:.1f} s", flush=True)
+    clf = KNeighborsClassifier(n_neighbors=args.neighbors, p=args.p, weights=args.weights).fit(X, y)
+    pred = clf.predict(Xt)
+    knn = {"accuracy": float(np.mean(pred == yt)), **knn_report(clf)}
+    print(f"nnscratch:    accuracy {knn['accuracy']:.4f}", flush=True)
     if args.sklearn:
         from sklearn.neighbors import KNeighborsClassifier as SkKNN
         start = time.perf_counter()
@@ -141,6 +141,23 @@ def cmd_knn(args):
         from .plotting import plot_confusion_matrix
         plot_confusion_matrix(cm, path=args.plot, title=f"kNN (k={args.neighbors}) on {args.dataset}")
         print(f"Heat map written to {args.plot}")
+    if args.nn_epochs > 0:
+        # The workshop's question: how does kNN compare with the network in accuracy and speed?
+        set_random_seed(0)
+        net = workshop_model("3layer")
+        start = time.perf_counter()
+        net.fit(X, to_categorical(y, 10), batch_size=128, epochs=args.nn_epochs, verbose=0)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        net_pred = net.predict(Xt, batch_size=1024, verbose=0).argmax(axis=1)
+        nn = {"accuracy": float(np.mean(net_pred == yt)), "fit_time_s": fit_s,
+              "predict_time_s": time.perf_counter() - start,
+              "model_size_bytes": sum(w.nbytes for w in net.get_weights())}
+        print(f"\n{'':<36}{'accuracy':>9}{'fit s':>9}{'predict s':>11}{'model size':>12}")
+        for name, r in ((f"kNN, k={args.neighbors} (stores the training set)", knn),
+                        (f"3-layer network, {args.nn_epochs} epochs", nn)):
+            print(f"{name:<36}{r['accuracy']:>9.4f}{r['fit_time_s']:>9.2f}{r['predict_time_s']:>11.2f}"
+                  f"{r['model_size_bytes'] / 2**20:>9.1f} MB")
     return 0
 
 
@@ -218,6 +235,8 @@ def build_parser():
     p.add_argument("--test-rows", type=int, default=0, metavar="N", help="first N test images (0 = all)")
     p.add_argument("--no-sklearn", dest="sklearn", action="store_false", help="skip scikit-learn")
     p.add_argument("--plot", metavar="PNG", help="write the confusion matrix heat map here")
+    p.add_argument("--nn-epochs", type=int, default=3, metavar="N",
+                   help="train the 3-layer network N epochs on the same data for the comparison (0: skip)")
     p.set_defaults(func=cmd_knn)
 
     p = sub.add_parser("compare", help="nnscratch against Keras step by step (python -m keras_reference.compare)",

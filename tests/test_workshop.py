@@ -233,10 +233,16 @@ def test_quick_report_numbers(quick_report):
 def test_knn_subcommand(capsys, tmp_path):
     from nnscratch.__main__ import main
     png = tmp_path / "cm.png"
-    assert main(["knn", "--train-rows", "3000", "--test-rows", "300", "--plot", str(png)]) == 0
+    assert main(["knn", "--train-rows", "3000", "--test-rows", "300", "--plot", str(png), "--nn-epochs", "2"]) == 0
     out = capsys.readouterr().out
     assert "nnscratch:    accuracy" in out and "scikit-learn: accuracy" in out and "Confusion matrix" in out
     _check_png(png)
+    # the comparison beside the network: kNN stores the 3,000 x 784 training set (at least 3000 * 784 * 4
+    # bytes = 9.0 MB), the 3-layer network its 669,706 float32 parameters (2.6 MB)
+    knn_row = next(l for l in out.splitlines() if l.startswith("kNN, k=3"))
+    net_row = next(l for l in out.splitlines() if l.startswith("3-layer network, 2 epochs"))
+    assert float(knn_row.split()[-2]) >= 8.9 and net_row.split()[-2] == "2.6"
+    assert 0.5 < float(net_row.split()[-5]) <= 1 and 0.5 < float(knn_row.split()[-5]) <= 1
 
 
 @pytest.mark.parametrize("argv, message", [
