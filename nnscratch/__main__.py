@@ -179,7 +179,7 @@ def build_parser():
     p = sub.add_parser("train", help="train a workshop model and print its test accuracy")
     p.add_argument("--model", choices=["1layer", "3layer"], default="3layer")
     p.add_argument("--dataset", choices=["mnist", "fashion_mnist"], default="mnist")
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--hidden", type=int, default=512, help="hidden units of the 3-layer model")
     p.add_argument("--seed", type=int, default=0)

@@ -453,16 +453,20 @@ def run(settings=None, **overrides):
                        "example_label": int(full["y"][one]), "example_one_hot": one_hot.tolist()}
 
     # ------------------------------------------------------------------ step 3-4: the one-layer model
-    m1 = train_pair(data, 0, None, s.epochs, s.batch_size, s, keras_side, "one-layer network", progress,
-                    per_epoch=True, keep=True)
-    nn1, km1 = m1.pop("models")
-    summary1 = _summary_text(nn1, km1)
-    curves = {"nnscratch": m1["nnscratch"]["history"]}
-    if "keras" in m1:
-        curves["Keras"] = m1["keras"]["history"]
-    plotting.plot_training_curves(curves, fig_path("curves_1layer.png"), title="One-layer network")
-    pred1 = np.argmax(nn1.predict(data["Xt"], batch_size=512, verbose=0), axis=-1)
-    _prediction_grids(plotting, data, pred1, names, "1layer", fig_path)
+    def main_model(hidden_layers, units, label, title, tag):
+        """Train one of the workshop's two models beside its Keras twin; curves and prediction grids."""
+        m = train_pair(data, hidden_layers, units, s.epochs, s.batch_size, s, keras_side, label, progress,
+                       per_epoch=True, keep=True)
+        nn, km = m.pop("models")
+        curves = {"nnscratch": m["nnscratch"]["history"]}
+        if "keras" in m:
+            curves["Keras"] = m["keras"]["history"]
+        plotting.plot_training_curves(curves, fig_path(f"curves_{tag}.png"), title=title)
+        pred = np.argmax(nn.predict(data["Xt"], batch_size=512, verbose=0), axis=-1)
+        _prediction_grids(plotting, data, pred, names, tag, fig_path)
+        return m, _summary_text(nn, km)
+
+    m1, summary1 = main_model(0, None, "one-layer network", "One-layer network", "1layer")
     results["one_layer"] = m1
 
     # ------------------------------------------------------------------ exercise 1: epochs, batch size
@@ -479,16 +483,7 @@ def run(settings=None, **overrides):
                         title=f"One-layer network: batch size ({_epochs(s.sweep_epochs)})", logx=True)
 
     # ------------------------------------------------------------------ exercise 2: the deep model
-    m2 = train_pair(data, 2, 512, s.epochs, s.batch_size, s, keras_side, "deep network", progress,
-                    per_epoch=True, keep=True)
-    nn2, km2 = m2.pop("models")
-    summary2 = _summary_text(nn2, km2)
-    curves = {"nnscratch": m2["nnscratch"]["history"]}
-    if "keras" in m2:
-        curves["Keras"] = m2["keras"]["history"]
-    plotting.plot_training_curves(curves, fig_path("curves_deep.png"), title="Deep network 784-512-512-10")
-    pred2 = np.argmax(nn2.predict(data["Xt"], batch_size=512, verbose=0), axis=-1)
-    _prediction_grids(plotting, data, pred2, names, "deep", fig_path)
+    m2, summary2 = main_model(2, 512, "deep network", "Deep network 784-512-512-10", "deep")
     results["deep"] = m2
 
     # ------------------------------------------------------------------ exercise 2b: width and depth

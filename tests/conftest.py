@@ -3,6 +3,13 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# On CI the property-based tests draw the same examples on every run (derandomize), so a red CI always
+# points at a reproducible example; locally they explore new ones each run.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 if "NNSCRATCH_DATA" not in os.environ:
     _shared = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets")
