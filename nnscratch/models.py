@@ -9,6 +9,11 @@ One training step, top to bottom (:meth:`Sequential.train_step`)::
 
 The API mirrors ``keras.Sequential``: ``add``, ``compile``, ``fit``, ``evaluate``, ``predict``,
 ``summary``, ``get_weights``, ``set_weights``, ``save`` and :func:`load_model`.
+
+``train_step`` is the reference a reader follows.  For speed, ``fit``/``evaluate``/``predict`` hand
+the same computation on the same parameter arrays to ``engine.py`` (preallocated buffers; NumPy
+``out=`` or fused Numba kernels, see ``backend.py``); stacks the engine does not cover, and
+``train_on_batch``, run ``train_step`` itself.  Tests hold both paths to the same numbers.
 """
 import io
 import json
