@@ -167,6 +167,21 @@ def _sigmoid(z):
     return 1 / (1 + e) if z >= 0 else e / (1 + e)
 
 
+@njit(inline="always")
+def _exp_shifted_row(zi, out):
+    """``m = max(zi)``; ``out = exp(zi - m)``; returns ``(m, s = sum(out))``: the shared first half of a
+    stable softmax (divide ``out`` by ``s``) and of ``logsumexp(zi) = m + log(s)``."""
+    m = zi[0]
+    for j in range(1, zi.size):
+        m = max(m, zi[j])
+    s = zi[0] * 0
+    for j in range(zi.size):
+        e = math.exp(zi[j] - m)
+        out[j] = e
+        s += e
+    return m, s
+
+
 @njit(**_fast)
 def bias_act(z, b, code, a):
     """``z += b; a[...] = activation(z)`` in one pass.  ``z, a: (N, M)``, ``b: (M,)``.
@@ -193,14 +208,7 @@ def bias_act(z, b, code, a):
             for j in range(M):
                 ai[j] = math.tanh(zi[j])
         else:
-            m = zi[0]
-            for j in range(1, M):
-                m = max(m, zi[j])
-            s = zi[0] * 0
-            for j in range(M):
-                e = math.exp(zi[j] - m)
-                ai[j] = e
-                s += e
+            m, s = _exp_shifted_row(zi, ai)
             for j in range(M):
                 ai[j] /= s
 
@@ -304,14 +312,7 @@ def softmax_xent(z, y, p, dz):
     correct = 0
     for i in range(N):
         zi, pi = z[i], p[i]
-        m = zi[0]
-        for j in range(1, C):
-            m = max(m, zi[j])
-        s = zi[0] * 0
-        for j in range(C):
-            e = math.exp(zi[j] - m)
-            pi[j] = e
-            s += e
+        m, s = _exp_shifted_row(zi, pi)
         lse = m + math.log(s)
         yz = 0.0
         ym, ay = y[i, 0], 0

@@ -304,6 +304,13 @@ class Sequential:
             if eng is not None and order is None:
                 order = np.arange(n)
             loss_sum, correct, seen = 0.0, 0, 0
+
+            def running_logs():
+                """Keras's logged values: means over the samples seen so far this epoch."""
+                if self.metrics:
+                    return {"accuracy": correct / seen, "loss": loss_sum / seen}
+                return {"loss": loss_sum / seen}
+
             for step in range(steps):
                 sl = slice(step * batch_size, min((step + 1) * batch_size, n))
                 idx = order[sl] if order is not None else sl
@@ -315,9 +322,8 @@ class Sequential:
                 loss_sum += float(loss) * m
                 correct += c
                 seen += m
-                logs = {"accuracy": correct / seen, "loss": loss_sum / seen} if self.metrics else \
-                    {"loss": loss_sum / seen}
-                bar.update(1, logs)
+                bar.update(1, running_logs)         # called only when the bar redraws
+            logs = running_logs()
             if validation_data is not None:
                 val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
                 val = val if isinstance(val, list) else [val]

@@ -822,8 +822,7 @@ class KNeighborsClassifier:
         """Class with the largest score s_c; a tie goes to the smallest class label."""
         t0 = time.perf_counter()
         if self.weights == "uniform":
-            scores = self._uniform_scores(X)
-            scores /= scores.sum(axis=1, keepdims=True)
+            scores = self._uniform_scores(X)          # counts: argmax needs no normalising
         else:
             # sklearn.utils.extmath.weighted_mode: per class, np.sum over a row of w-or-0.
             w, lab = self._distance_weights(X)

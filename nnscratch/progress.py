@@ -43,14 +43,15 @@ class ProgressBar:
                             mininterval=0.1, dynamic_ncols=False, leave=True)
 
     def update(self, steps, logs=None):
-        """Advance ``steps``; refresh the running metrics at most 10 times a second."""
+        """Advance ``steps``; refresh the running metrics at most 10 times a second.  ``logs`` is a
+        function returning the metrics dict, called only then (no per-step work when silent)."""
         if self.bar is None:
             return
         self.bar.update(steps)
         now = time.perf_counter()
         if logs is not None and now - self._last_postfix > 0.1:
             self._last_postfix = now
-            self.bar.logs = self._per_step() + " - " + format_logs(logs)
+            self.bar.logs = self._per_step() + " - " + format_logs(logs())
 
     def _per_step(self):
         elapsed = time.perf_counter() - self.start
