@@ -16,6 +16,7 @@ The two backends agree to float rounding: after one epoch of the 3-layer model (
 within ``BACKEND_RTOL``/``BACKEND_ATOL`` (float32) or 1e-9 (float64); see ``tests/test_backends.py``.
 The readable per-layer path (``Sequential.train_step``) is unchanged by either choice.
 """
+import contextlib
 import os
 
 BACKENDS = ("numpy", "numba")
@@ -62,3 +63,16 @@ def get_matmul():
         if _state["matmul"] not in MATMULS:
             raise ValueError(f"NNSCRATCH_MATMUL={_state['matmul']!r}; choose one of {MATMULS}")
     return _state["matmul"]
+
+
+@contextlib.contextmanager
+def numba_threads(n):
+    """Run the block with Numba's pool at ``n`` threads (capped at what Numba started with), then
+    restore the previous number."""
+    import numba
+    old = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)

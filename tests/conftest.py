@@ -34,21 +34,15 @@ def mnist_data():
 
 
 def workshop_1layer(dtype="float32", seed=0, rate=0.2):
-    """The workshop's first model: Dense(10) -> sigmoid -> Dropout(0.2); 7,850 parameters."""
-    from nnscratch import Sequential
-    from nnscratch.layers import Activation, Dense, Dropout
-    return Sequential([Dense(10, input_shape=(784,), seed=seed), Activation("sigmoid"),
-                       Dropout(rate, seed=seed + 1)], dtype=dtype, seed=seed + 2)
+    """The workshop's first model (nnscratch.zoo.one_layer), uncompiled."""
+    from nnscratch import zoo
+    return zoo.one_layer(rate, dtype=dtype, seed=seed, compile=False)
 
 
 def workshop_3layer(dtype="float32", seed=0, rate=0.2, hidden=512):
-    """The workshop's deep model: 784-512-512-10, sigmoid, dropout 0.2, softmax; 669,706 parameters."""
-    from nnscratch import Sequential
-    from nnscratch.layers import Activation, Dense, Dropout
-    return Sequential([Dense(hidden, input_shape=(784,), seed=seed), Activation("sigmoid"),
-                       Dropout(rate, seed=seed + 1),
-                       Dense(hidden, seed=seed + 2), Activation("sigmoid"), Dropout(rate, seed=seed + 3),
-                       Dense(10, seed=seed + 4), Activation("softmax")], dtype=dtype, seed=seed + 5)
+    """The workshop's deep model (nnscratch.zoo.mlp), uncompiled."""
+    from nnscratch import zoo
+    return zoo.mlp(2, hidden, rate, dtype=dtype, seed=seed, compile=False)
 
 
 def random_batch(n, d=784, c=10, seed=0, dtype="float64"):
