@@ -46,7 +46,7 @@ import nnscratch  # noqa: E402
 from nnscratch import layers as nn_layers  # noqa: E402
 from nnscratch import losses as nn_losses  # noqa: E402
 from nnscratch import optimizers as nn_optimizers  # noqa: E402
-from nnscratch.models import _softmax_head  # noqa: E402
+from nnscratch.models import softmax_head  # noqa: E402
 
 from .masks import replay_keras_masks  # noqa: E402
 from .models import ProbabilityCrossentropy, keras_floatx, workshop_pair  # noqa: E402
@@ -274,7 +274,7 @@ def _uses_stock_loss(km):
 def _loss_note(nn, km):
     head = [l for l in nn.layers if not isinstance(l, nn_layers.Dropout)][-1]
     act = head.activation.name if hasattr(head, "activation") else "linear"
-    if _softmax_head(nn.layers[-1]):
+    if softmax_head(nn.layers[-1]):
         return "loss: softmax head, both sides use softmax cross-entropy of the logits (Keras's stock loss)."
     if _uses_stock_loss(km):
         return (f"loss: Keras's stock categorical_crossentropy; the {act} output reaches it through an "
@@ -361,7 +361,7 @@ def compare_fit(report, nn, km, x, y, batch_size=128, dropout_on=False):
         stage = "fit 1 epoch (dropout, masks)"
     else:
         a = clone_nn(nn, dropout=0.0)
-        loss = (keras.losses.CategoricalCrossentropy(dtype=dtype) if _softmax_head(a.layers[-1])
+        loss = (keras.losses.CategoricalCrossentropy(dtype=dtype) if softmax_head(a.layers[-1])
                 else ProbabilityCrossentropy(dtype=dtype))
         b = clone_keras(km, dropout=0.0, loss=loss)
         stage = "fit 1 epoch (dropout 0)"
@@ -391,7 +391,7 @@ def compare_inference(report, nn, km, x, y):
     report.add("predict", f"outputs {pn.shape}", pn, pk, t["predict"])
     report.add("evaluate", "accuracy", en[1], ek[1], t["accuracy"], scalar=True)
     head = _inference_logits_layer(nn)
-    shortcut = (head is not None and _uses_stock_loss(km) and not _softmax_head(nn.layers[-1]))
+    shortcut = (head is not None and _uses_stock_loss(km) and not softmax_head(nn.layers[-1]))
     if not shortcut:
         report.add("evaluate", "loss", en[0], ek[0], t["evaluate"], scalar=True)
         return

@@ -32,7 +32,7 @@ import tensorflow as tf  # noqa: E402
 import nnscratch  # noqa: E402
 from nnscratch import layers as nn_layers  # noqa: E402
 from nnscratch import optimizers as nn_optimizers  # noqa: E402
-from nnscratch.models import _softmax_head  # noqa: E402
+from nnscratch.models import softmax_head  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------- dtype
@@ -197,7 +197,7 @@ def keras_twin(nn_model, loss="consistent", optimizer=None, copy_weights=True, c
             optimizer = nn_model.optimizer if nn_model.optimizer is not None else "adam"
         keras_opt = keras_optimizer_like(optimizer)      # float32 learning_rate variable, as Keras's default
         with keras_floatx(dtype):                         # the compiled loss's value in the model's dtype
-            model.compile(loss=_keras_loss(loss, dtype, _softmax_head(nn_model.layers[-1])),
+            model.compile(loss=_keras_loss(loss, dtype, softmax_head(nn_model.layers[-1])),
                           optimizer=keras_opt, metrics=["accuracy"])
     return model
 

@@ -59,6 +59,14 @@ class Layer:
         self.dtype = np.dtype(dtype)
         self.built = True
 
+    def compute_output_shape(self, input_shape):
+        """The output shape for an input of ``input_shape`` (one sample, no batch axis), as Keras names it."""
+        return tuple(input_shape)
+
+    def weight_shapes(self, input_shape):
+        """The shapes of the parameters :meth:`build` would create, without creating them."""
+        return []
+
     def count_params(self):
         return int(sum(w.size for w in self.weights))
 
@@ -88,6 +96,12 @@ class Dense(Layer):
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
         self.seed = seed
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def weight_shapes(self, input_shape):
+        return [(int(input_shape[-1]), self.units), (self.units,)]
 
     def build(self, input_dim, dtype="float32"):
         super().build(input_dim, dtype)

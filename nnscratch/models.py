@@ -53,7 +53,9 @@ class History:
         return f"<History epochs={len(self.epoch)} keys={list(self.history)}>"
 
 
-def _softmax_head(layer):
+def softmax_head(layer):
+    """True if ``layer`` ends in a softmax (a ``Dense(activation='softmax')`` or ``Activation('softmax')``):
+    the model then uses the fused softmax + cross-entropy (see ``losses.py``)."""
     return isinstance(layer, (Dense, Activation)) and layer.activation.name == "softmax"
 
 
@@ -165,7 +167,7 @@ class Sequential:
         Softmax head: ``L = mean(logsumexp(z) - y.z)`` and the fused ``dL/dz = (p - y) / N``.
         Otherwise:    ``L = categorical_crossentropy(y, p)`` and ``dL/dp``.  (See ``losses.py``.)
         """
-        if _softmax_head(self.layers[-1]):
+        if softmax_head(self.layers[-1]):
             z = self.layers[-1].cache[-2]             # the softmax's input, cached by its forward
             return (losses.softmax_crossentropy_from_logits(y, z),
                     losses.softmax_crossentropy_from_logits_gradient(y, p))
@@ -179,7 +181,7 @@ class Sequential:
         Returns dL/dx for the model's input if ``input_grad``, else None (nobody needs it in training).
         """
         stack = list(self.layers)
-        if _softmax_head(stack[-1]):
+        if softmax_head(stack[-1]):
             last = stack.pop()
             if isinstance(last, Dense):
                 grad = last.backward_from_z(grad, need_dx=bool(stack) or input_grad)
