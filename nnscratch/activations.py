@@ -6,16 +6,21 @@ derivative can use whichever form is cheapest and most stable (sigmoid' = a(1-a)
 
 The names are Keras's: ``'sigmoid'``, ``'softmax'``, ``'relu'``, ``'tanh'``, ``'linear'``.
 """
+import enum
+
 import numpy as np
 
 
 class Activation:
-    """A named pair of functions; see the module docstring for the contract."""
+    """A named pair of functions; see the module docstring for the contract.  ``code`` names the
+    activation to the Numba kernels (:class:`Code`), which compute the same functions in one pass; an
+    activation without a code (one you write yourself) always runs its own two functions."""
 
-    def __init__(self, name, forward, backward):
+    def __init__(self, name, forward, backward, code=None):
         self.name = name
         self.forward = forward
         self.backward = backward
+        self.code = None if code is None else int(code)
 
     def __repr__(self):
         return f"<activation {self.name}>"
@@ -88,12 +93,21 @@ def linear_backward(z, a, da):
     return da
 
 
+class Code(enum.IntEnum):
+    """How the Numba kernels (``kernels.py``) name each activation."""
+    LINEAR = 0
+    SIGMOID = 1
+    RELU = 2
+    TANH = 3
+    SOFTMAX = 4
+
+
 ACTIVATIONS = {
-    "sigmoid": Activation("sigmoid", sigmoid, sigmoid_backward),
-    "softmax": Activation("softmax", softmax, softmax_backward),
-    "relu": Activation("relu", relu, relu_backward),
-    "tanh": Activation("tanh", tanh, tanh_backward),
-    "linear": Activation("linear", linear, linear_backward),
+    "sigmoid": Activation("sigmoid", sigmoid, sigmoid_backward, Code.SIGMOID),
+    "softmax": Activation("softmax", softmax, softmax_backward, Code.SOFTMAX),
+    "relu": Activation("relu", relu, relu_backward, Code.RELU),
+    "tanh": Activation("tanh", tanh, tanh_backward, Code.TANH),
+    "linear": Activation("linear", linear, linear_backward, Code.LINEAR),
 }
 
 

@@ -1,68 +1,70 @@
-"""Which implementation runs the training loop: ``'numpy'`` or ``'numba'``.
+"""Which code computes each step, and on how many threads.  The one place for both decisions.
 
-* ``'numpy'``: the lean loop (``engine.py``) with NumPy ufuncs writing into preallocated buffers
-  (``out=``) and OpenBLAS for the matrix products: the same expressions as ``layers.py``,
-  ``losses.py`` and ``optimizers.py``, without per-batch allocation.
-* ``'numba'``: the same loop with the fused kernels of ``kernels.py`` for everything element-wise
-  (bias + activation, dropout, activation backward + bias gradient, softmax + cross-entropy, the
-  optimizer over all parameters in one pass).
+Backend
+-------
+Every layer, loss and optimizer has one method a learner reads (``Dense.forward``, ``Adam.apply``,
+...).  Inside it, the plain NumPy expression and, right beside it, the call to a fused Numba kernel
+(``kernels.py``) that computes the same thing in one pass over memory:
 
-Choose with ``nnscratch.set_backend('numba')`` or the environment variable
-``NNSCRATCH_BACKEND=numpy|numba`` (read at import).  The matrix products use OpenBLAS on both
-backends unless ``NNSCRATCH_MATMUL=numba`` (or ``set_backend('numba', matmul='numba')``) selects the
-register-blocked Numba kernel; ``benchmarks/speed.py`` measures both.
+* ``'numpy'``: the plain NumPy expressions run.  Read and step through these.
+* ``'numba'`` (the default): the Numba kernels run where a method has one; everything else (the
+  matrix products, which BLAS does best) is the same on both backends.
 
-The two backends agree to float rounding: after one epoch of the 3-layer model (dropout 0), weights
-within ``BACKEND_RTOL``/``BACKEND_ATOL`` (float32) or 1e-9 (float64); see ``tests/test_backends.py``.
-The readable per-layer path (``Sequential.train_step``) is unchanged by either choice.
+Choose with ``nnscratch.set_backend('numpy')`` (or ``with nnscratch.backend.use('numpy'):``) or the
+environment variable ``NNSCRATCH_BACKEND=numpy|numba`` (read on first use).
+
+Threads
+-------
+Two thread pools live in one process: OpenBLAS's (matrix products) and Numba's (``prange`` kernels).
+Both spin for a while after a parallel region; two pools spinning on the same cores slow each
+other down many times over.  The policy: OpenBLAS owns the cores for the matrix products; Numba's
+training kernels run on the calling thread (their ``prange`` loops still vectorise).  Work that is
+parallel in Numba alone (the kNN distance kernel) asks for its threads with :func:`numba_threads`,
+which sets them and restores the previous number afterwards.
 """
 import contextlib
 import os
 
 BACKENDS = ("numpy", "numba")
-MATMULS = ("blas", "numba")
-# 'numpy' until benchmarks/speed.py has run on a quiet machine and shown 'numba' faster on the
-# workshop's models (the one attempt ran at load average ~9 on 2 cores and measured nothing usable).
-# The numpy lean loop is bit-for-bit the readable path; flip this after a clean benchmark.
-# The default is the faster one on the workshop's models (benchmarks/speed.py, one run side by side:
-# 3-layer model 2.44 / 1.65 / 1.42 s per epoch at batch 32 / 128 / 512 with 'numba', against
-# 4.22 / 2.31 / 1.77 s with 'numpy'; benchmarks/results/speed.json).
 DEFAULT = "numba"
-BACKEND_RTOL, BACKEND_ATOL = 1e-4, 1e-5          # float32, weights after one epoch
 
-_state = {"backend": None, "matmul": None}
+_state = {"backend": None}
 
 
-def set_backend(name, matmul=None):
-    """Select the backend (``'numpy'`` or ``'numba'``) and optionally the matmul (``'blas'``/``'numba'``)."""
+def set_backend(name):
+    """Select ``'numpy'`` (the plain expressions) or ``'numba'`` (the fused kernels)."""
     name = str(name).lower()
     if name not in BACKENDS:
         raise ValueError(f"set_backend: unknown backend {name!r}; choose one of {BACKENDS}")
-    if matmul is not None and matmul not in MATMULS:
-        raise ValueError(f"set_backend: unknown matmul {matmul!r}; choose one of {MATMULS}")
     if name == "numba":
         from . import kernels  # noqa: F401  (fail early if numba is missing)
     _state["backend"] = name
-    if matmul is not None:
-        _state["matmul"] = matmul
 
 
 def get_backend():
     """The current backend name."""
     if _state["backend"] is None:
-        _state["backend"] = os.environ.get("NNSCRATCH_BACKEND", DEFAULT).lower() or DEFAULT
-        if _state["backend"] not in BACKENDS:
-            raise ValueError(f"NNSCRATCH_BACKEND={_state['backend']!r}; choose one of {BACKENDS}")
+        name = os.environ.get("NNSCRATCH_BACKEND", DEFAULT).lower() or DEFAULT
+        if name not in BACKENDS:
+            raise ValueError(f"NNSCRATCH_BACKEND={name!r}; choose one of {BACKENDS}")
+        _state["backend"] = name
     return _state["backend"]
 
 
-def get_matmul():
-    """``'blas'`` or ``'numba'``: what computes the matrix products on the numba backend."""
-    if _state["matmul"] is None:
-        _state["matmul"] = os.environ.get("NNSCRATCH_MATMUL", "blas").lower() or "blas"
-        if _state["matmul"] not in MATMULS:
-            raise ValueError(f"NNSCRATCH_MATMUL={_state['matmul']!r}; choose one of {MATMULS}")
-    return _state["matmul"]
+def fast():
+    """True when the methods should call their Numba kernel (the ``'numba'`` backend)."""
+    return (_state["backend"] or get_backend()) == "numba"
+
+
+@contextlib.contextmanager
+def use(name):
+    """``with backend.use('numpy'): ...``: a backend for the duration of the block."""
+    old = get_backend()
+    set_backend(name)
+    try:
+        yield
+    finally:
+        set_backend(old)
 
 
 @contextlib.contextmanager
@@ -76,3 +78,15 @@ def numba_threads(n):
         yield
     finally:
         numba.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def loop_threads():
+    """The thread policy of a training or inference loop (``fit``, ``evaluate``, ``predict``,
+    ``train_on_batch``): OpenBLAS keeps its threads for the matrix products, Numba's kernels run on
+    the calling thread, so the two pools never spin against each other.  Restored afterwards."""
+    if not fast():
+        yield
+        return
+    with numba_threads(1):
+        yield

@@ -4,13 +4,18 @@ The contract (after CS231n's ``layers.py``):
 
 * ``forward(x, training)`` computes the output and keeps in ``self.cache`` exactly what ``backward``
   needs (the input, the pre-activation, the dropout mask).
-* ``backward(grad_out, need_dx=True)`` reads only that cache, writes the parameter gradients into ``self.grads``
-  (same order and shapes as ``self.weights``) and returns the gradient with respect to the input.
-  It never changes a parameter: updating weights is the optimizer's job alone.
+* ``backward(grad_out, need_dx=True)`` reads only that cache, writes the parameter gradients into
+  ``self.grads`` (same order and shapes as ``self.weights``) and returns the gradient with respect to
+  the input.  It never changes a parameter: updating weights is the optimizer's job alone.
 
 Conventions: rows are samples, as in Keras.  A batch ``x`` has shape ``(N, D)``: N samples of D
 features.  A Dense kernel has shape ``(D, M)`` so the layer computes ``x @ W + b``.  ``grad_out`` is
 always dL/d(output) of the same shape as the output, where L is the mean loss over the batch.
+
+Fast path: where a method says ``if backend.fast():``, the lines under it compute the plain NumPy
+expression of the ``else:`` branch with a Numba kernel (``kernels.py``) in one pass, writing into
+arrays this layer keeps from batch to batch (:meth:`Layer.buffer`).  ``nnscratch.set_backend('numpy')``
+runs the plain expressions.  Either way an output is valid until the layer's next ``forward``.
 """
 import collections
 import re
@@ -18,7 +23,7 @@ import re
 import numpy as np
 
 from . import activations as activations_module
-from . import initializers
+from . import backend, initializers
 from .utils import make_rng
 
 _name_counts = collections.Counter()
@@ -35,6 +40,11 @@ def _snake_case(name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def _kernels():
+    from . import kernels     # imported on first use, so the numpy backend never loads Numba
+    return kernels
+
+
 class Layer:
     """Base class: a name, parameters ``weights`` and their gradients ``grads`` (Keras order)."""
 
@@ -46,18 +56,29 @@ class Layer:
                              f"got {input_shape!r} (nnscratch layers take flat feature vectors)")
         self.dtype = dtype
         self.built = False
-        self.input_dim = None
-        self.output_dim = None
+        self.built_input_shape = None
+        self.output_shape = None
         self.weights = []
         self.grads = []
         self.cache = None
+        self._buffers = {}
 
-    def build(self, input_dim, dtype="float32"):
-        """Create parameters once the number of input features is known."""
-        self.input_dim = int(input_dim)
-        self.output_dim = self.input_dim
+    def build(self, input_shape, dtype="float32"):
+        """Create parameters once the shape of one input sample is known (``(784,)``, or just 784)."""
+        if isinstance(input_shape, (int, np.integer)):
+            input_shape = (int(input_shape),)
+        self.built_input_shape = tuple(int(d) for d in input_shape)
+        self.output_shape = self.compute_output_shape(self.built_input_shape)
         self.dtype = np.dtype(dtype)
         self.built = True
+
+    @property
+    def input_dim(self):
+        return self.built_input_shape[-1] if self.built else None
+
+    @property
+    def output_dim(self):
+        return self.output_shape[-1] if self.built else None
 
     def compute_output_shape(self, input_shape):
         """The output shape for an input of ``input_shape`` (one sample, no batch axis), as Keras names it."""
@@ -69,6 +90,14 @@ class Layer:
 
     def count_params(self):
         return int(sum(w.size for w in self.weights))
+
+    def buffer(self, name, shape, dtype):
+        """A work array owned by this layer, kept while the batch shape stays the same: the fast path
+        writes into it instead of allocating a new array for every batch."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._buffers[name] = np.empty(shape, dtype)
+        return buf
 
     def get_config(self):
         return {"name": self.name}
@@ -89,7 +118,7 @@ class Dense(Layer):
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
-        if not isinstance(units, (int, np.integer)) or units < 1:
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
         self.activation = activations_module.get(activation)
@@ -103,42 +132,63 @@ class Dense(Layer):
     def weight_shapes(self, input_shape):
         return [(int(input_shape[-1]), self.units), (self.units,)]
 
-    def build(self, input_dim, dtype="float32"):
-        super().build(input_dim, dtype)
-        self.output_dim = self.units
+    def build(self, input_shape, dtype="float32"):
+        super().build(input_shape, dtype)
         rng = make_rng(self.seed)
-        shape = (self.input_dim, self.units)
-        self.kernel = initializers.get(self.kernel_initializer)(shape, rng, self.dtype)
-        self.bias = initializers.get(self.bias_initializer)((self.units,), rng, self.dtype)
+        kernel_shape, bias_shape = self.weight_shapes(self.built_input_shape)
+        self.kernel = initializers.get(self.kernel_initializer)(kernel_shape, rng, self.dtype)
+        self.bias = initializers.get(self.bias_initializer)(bias_shape, rng, self.dtype)
         self.weights = [self.kernel, self.bias]
         self.d_kernel = np.zeros_like(self.kernel)
         self.d_bias = np.zeros_like(self.bias)
         self.grads = [self.d_kernel, self.d_bias]
 
     def forward(self, x, training=False):
-        """``z = x @ W + b : (N, D) @ (D, M) + (M,) -> (N, M)``; ``a = activation(z)``."""
-        z = x @ self.kernel + self.bias
-        a = self.activation.forward(z)
+        """``z = x @ W + b : (N, D) @ (D, M) + (M,) -> (N, M)``;  ``a = activation(z)``."""
+        if backend.fast() and self.activation.code is not None:
+            z = np.matmul(x, self.kernel, out=self.buffer("z", (len(x), self.units), x.dtype))
+            a = z if self.activation.name == "linear" else self.buffer("a", z.shape, z.dtype)
+            _kernels().bias_activation_forward(z, self.bias, self.activation.code, a)   # z += b; a = f(z)
+        else:
+            z = x @ self.kernel + self.bias
+            a = self.activation.forward(z)
         self.cache = (x, z, a)
         return a
 
     def backward(self, da, need_dx=True):
-        """``dz = activation'(z) * da``, then :meth:`backward_from_z`."""
-        x, z, a = self.cache
-        return self.backward_from_z(self.activation.backward(z, a, da), need_dx)
-
-    def backward_from_z(self, dz, need_dx=True):
-        """Chain rule through ``z = x @ W + b``, given ``dz = dL/dz : (N, M)``.
+        """``dz = activation'(z) * da : (N, M)``, then the chain rule through ``z = x @ W + b``:
 
         ``dW = x.T @ dz : (D, M)``;  ``db = sum over rows of dz : (M,)``;
         returns ``dx = dz @ W.T : (N, D)``, or None when ``need_dx`` is False (the model's first
         layer: nothing upstream needs dL/dx, which saves a third of its backward matmuls).
-        Used directly when the loss already delivers dL/dz (the fused softmax + cross-entropy).
         """
-        x = self.cache[0]
-        np.matmul(x.T, dz, out=self.d_kernel)
+        x, z, a = self.cache
+        if self.activation.name == "linear":
+            dz = da
+            np.sum(dz, axis=0, out=self.d_bias)
+        elif backend.fast() and self.activation.code is not None:   # dz = f'(z) * da, db = dz.sum(0)
+            dz = self.buffer("dz", da.shape, da.dtype)
+            _kernels().activation_backward(z, a, da, self.activation.code, dz, self.d_bias)
+        else:
+            dz = self.activation.backward(z, a, da)
+            np.sum(dz, axis=0, out=self.d_bias)
+        return self._backward_from_z(dz, need_dx)
+
+    def backward_from_z(self, dz, need_dx=True):
+        """The same chain rule when the loss already delivers ``dz = dL/dz`` (the fused softmax +
+        cross-entropy, see ``Sequential.loss_and_gradient``): ``db = sum over rows of dz``, then as
+        :meth:`backward`."""
         np.sum(dz, axis=0, out=self.d_bias)
-        return dz @ self.kernel.T if need_dx else None
+        return self._backward_from_z(dz, need_dx)
+
+    def _backward_from_z(self, dz, need_dx):
+        x = self.cache[0]
+        np.matmul(x.T, dz, out=self.d_kernel)          # dW = x.T @ dz, into the array the optimizer reads
+        if not need_dx:
+            return None
+        if backend.fast():
+            return np.matmul(dz, self.kernel.T, out=self.buffer("dx", x.shape, x.dtype))
+        return dz @ self.kernel.T
 
     def get_config(self):
         return {"name": self.name, "units": self.units, "activation": self.activation.name,
@@ -154,13 +204,21 @@ class Activation(Layer):
 
     def forward(self, z, training=False):
         """``a = f(z)``."""
-        a = self.activation.forward(z)
+        if backend.fast() and self.activation.code is not None:
+            a = self.buffer("a", z.shape, z.dtype)
+            _kernels().activation_forward(z, self.activation.code, a)
+        else:
+            a = self.activation.forward(z)
         self.cache = (z, a)
         return a
 
     def backward(self, da, need_dx=True):
         """``dz = f'(z) * da`` (for softmax the Jacobian-vector product; see ``activations.py``)."""
         z, a = self.cache
+        if backend.fast() and self.activation.code is not None:
+            dz = self.buffer("dz", da.shape, da.dtype)
+            _kernels().activation_backward(z, a, da, self.activation.code, dz, dz[0, :0])
+            return dz
         return self.activation.backward(z, a, da)
 
     def get_config(self):
@@ -170,10 +228,11 @@ class Activation(Layer):
 class Dropout(Layer):
     """Inverted dropout, as in Keras: ``rate`` is the fraction of units set to zero during training.
 
-    Training: ``keep_ij = [U_ij >= rate]`` with ``U ~ Uniform[0, 1)``, and
-    ``a = x * keep / (1 - rate)`` (computed as ``x * mask`` with ``mask = keep * (1 / (1 - rate))``),
-    so the expected value of ``a`` equals ``x``.  Inference (``training=False``): ``a = x``.
-    Shapes ``(N, M) -> (N, M)``; no parameters.
+    Training: ``keep_ij = [U_ij >= rate]`` with ``U ~ Uniform[0, 1)`` drawn from the layer's own
+    generator ``self.rng``, and ``a = x * keep / (1 - rate)`` (computed as ``x * mask`` with
+    ``mask = keep * (1 / (1 - rate))``), so the expected value of ``a`` equals ``x``.
+    Inference (``training=False``): ``a = x``.  Shapes ``(N, M) -> (N, M)``; no parameters.
+    Both backends draw the same ``U``, so the same seed gives the same masks.
 
     ``mask_source``: optional callable ``(shape, dtype) -> boolean keep array`` used instead of this
     layer's random generator.  ``keras_reference`` uses it to replay the masks Keras drew.
@@ -181,8 +240,10 @@ class Dropout(Layer):
 
     def __init__(self, rate, seed=None, name=None, input_shape=None, dtype=None):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
-        if not 0 <= rate < 1:
-            raise ValueError(f"Dropout: rate must be in [0, 1) (the fraction of units dropped), got {rate!r}")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
+                or not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate must be in [0, 1) (the fraction of units dropped, a number), "
+                             f"got {rate!r}")
         self.rate = float(rate)
         self.seed = seed
         self.rng = make_rng(seed)
@@ -193,18 +254,33 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             self.cache = None
             return x
+        scale = x.dtype.type(1.0 / (1.0 - self.rate))
+        if backend.fast():
+            mask, out = self.buffer("mask", x.shape, x.dtype), self.buffer("out", x.shape, x.dtype)
+            if self.mask_source is not None:
+                keep = np.ascontiguousarray(self.mask_source(x.shape, x.dtype))
+                _kernels().dropout_keep(x, keep, scale, mask, out)
+            else:
+                u = self.rng.random(dtype=x.dtype, out=self.buffer("u", x.shape, x.dtype))   # the same U
+                _kernels().dropout_forward(x, u, x.dtype.type(self.rate), scale, mask, out)
+            self.cache = mask
+            return out
         if self.mask_source is not None:
             keep = self.mask_source(x.shape, x.dtype)
         else:
             keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
-        mask = keep * x.dtype.type(1.0 / (1.0 - self.rate))   # 0 or 1/(1-rate)
+        mask = keep * scale                           # 0 or 1/(1-rate)
         self.cache = mask
         return x * mask
 
     def backward(self, da, need_dx=True):
         """``dx = da * mask`` (identity when the forward pass was the identity)."""
         mask = self.cache
-        return da if mask is None else da * mask
+        if mask is None:
+            return da
+        if backend.fast():
+            return np.multiply(da, mask, out=self.buffer("dx", da.shape, da.dtype))
+        return da * mask
 
     def get_config(self):
         return {"name": self.name, "rate": self.rate, "input_shape": self.input_shape}

@@ -7,13 +7,12 @@ One training step, top to bottom (:meth:`Sequential.train_step`)::
     g      = layer_k.backward(g)   for k = K .. 1          chain rule; each Dense fills its dW, db
     W, b  -= optimizer step                                 the only place weights change
 
+``fit`` runs exactly this ``train_step`` on every mini-batch, and ``evaluate``/``predict`` run the
+same ``forward``: put a breakpoint in ``Dense.forward`` and ``fit`` stops there.  Speed comes from
+inside those methods (``backend.py``: a Numba kernel beside each NumPy expression).
+
 The API mirrors ``keras.Sequential``: ``add``, ``compile``, ``fit``, ``evaluate``, ``predict``,
 ``summary``, ``get_weights``, ``set_weights``, ``save`` and :func:`load_model`.
-
-``train_step`` is the reference a reader follows.  For speed, ``fit``/``evaluate``/``predict`` hand
-the same computation on the same parameter arrays to ``engine.py`` (preallocated buffers; NumPy
-``out=`` or fused Numba kernels, see ``backend.py``); stacks the engine does not cover, and
-``train_on_batch``, run ``train_step`` itself.  Tests hold both paths to the same numbers.
 """
 import io
 import json
@@ -23,11 +22,10 @@ import time
 
 import numpy as np
 
+from . import backend, checks, losses, optimizers
 from . import layers as layers_module
-from . import engine as engine_module
-from . import losses, optimizers
 from .layers import Activation, Dense, Dropout
-from .progress import ProgressBar, format_logs
+from .progress import ProgressBar
 from .utils import make_rng
 
 FILE_FORMAT = "nnscratch-model-v1"
@@ -35,7 +33,8 @@ FILE_FORMAT = "nnscratch-model-v1"
 
 class History:
     """What ``fit`` returns, as in Keras: ``history.history['loss'|'accuracy'|'val_loss'|'val_accuracy']``
-    (one value per epoch) and ``history.epoch``.  ``history.epoch_seconds`` adds wall-clock time."""
+    (one value per epoch) and ``history.epoch``.  ``history.epoch_seconds`` adds wall-clock time.
+    ``fit`` also keeps it as ``model.history``, so the finished epochs survive an interrupt or error."""
 
     def __init__(self):
         self.history = {}
@@ -84,6 +83,8 @@ class Sequential:
         self.loss = None
         self.metrics = []
         self.stop_training = False
+        self.history = None
+        self._batch_buffers = {}
         for layer in layers or []:
             self.add(layer)
 
@@ -96,22 +97,22 @@ class Sequential:
             raise ValueError(f"{layer.name}: only the first layer takes input_shape")
         self.layers.append(layer)
         if len(self.layers) == 1 and layer.input_shape is not None:
-            self.build(layer.input_shape[0])
+            self.build(layer.input_shape)
         elif len(self.layers) > 1 and self.layers[-2].built:
-            layer.build(self.layers[-2].output_dim, self.dtype)
+            layer.build(self.layers[-2].output_shape, self.dtype)
 
-    def build(self, input_dim):
-        """Create every layer's parameters for inputs of ``input_dim`` features."""
+    def build(self, input_shape):
+        """Create every layer's parameters for inputs of ``input_shape`` (``(784,)``, or just 784)."""
         if not self.layers:
             raise ValueError("Sequential model has no layers: add some with model.add(...)")
-        dim = input_dim
+        shape = (int(input_shape),) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
         for layer in self.layers:
             if not layer.built:
-                layer.build(dim, self.dtype)
-            elif layer.input_dim != dim:
-                raise ValueError(f"{layer.name} was built for {layer.input_dim} inputs, "
-                                 f"but receives {dim}")
-            dim = layer.output_dim
+                layer.build(shape, self.dtype)
+            elif layer.built_input_shape != shape:
+                raise ValueError(f"{layer.name} was built for inputs of shape {layer.built_input_shape}, "
+                                 f"but receives {shape}")
+            shape = layer.output_shape
 
     @property
     def built(self):
@@ -156,7 +157,8 @@ class Sequential:
 
     # ------------------------------------------------------------------ one step, readable
     def forward(self, x, training=False):
-        """Run every layer in order.  ``x: (N, D) -> (N, C)``."""
+        """Run every layer in order.  ``x: (N, D) -> (N, C)``.  (The result may be a layer's work
+        array, valid until the next ``forward``; ``model(x)`` and ``predict`` return copies.)"""
         for layer in self.layers:
             x = layer.forward(x, training=training)
         return x
@@ -166,11 +168,22 @@ class Sequential:
 
         Softmax head: ``L = mean(logsumexp(z) - y.z)`` and the fused ``dL/dz = (p - y) / N``.
         Otherwise:    ``L = categorical_crossentropy(y, p)`` and ``dL/dp``.  (See ``losses.py``.)
+        The fast path computes the same two things in one Numba pass, into the head layer's buffer.
         """
-        if softmax_head(self.layers[-1]):
-            z = self.layers[-1].cache[-2]             # the softmax's input, cached by its forward
+        head = self.layers[-1]
+        if softmax_head(head):
+            z = head.cache[-2]                        # the softmax's input, cached by its forward
+            if backend.fast():
+                from .kernels import softmax_crossentropy
+                dz = head.buffer("loss_gradient", z.shape, z.dtype)
+                return softmax_crossentropy(z, y, p, dz), dz
             return (losses.softmax_crossentropy_from_logits(y, z),
                     losses.softmax_crossentropy_from_logits_gradient(y, p))
+        if backend.fast():
+            from .kernels import crossentropy
+            dp = head.buffer("loss_gradient", p.shape, p.dtype)
+            dt = p.dtype.type
+            return crossentropy(p, y, dp, dt(losses.EPSILON), dt(1 - losses.EPSILON)), dp
         return losses.categorical_crossentropy(y, p), losses.categorical_crossentropy_gradient(y, p)
 
     def backward(self, grad, input_grad=False):
@@ -201,80 +214,62 @@ class Sequential:
         the update (as Keras logs it).  A non-finite loss stops here, before any weight changes."""
         loss, p, grads = self.compute_gradients(x, y, training=True)
         if not np.isfinite(loss):
-            raise FloatingPointError(
-                f"loss became {loss} during training; weights were left at their values before this "
-                "step. Lower the learning rate, check the inputs for extreme values, or use float64.")
+            self._raise_non_finite_loss(loss)
         self.optimizer.apply(self.trainable_weights, grads)
         return loss, p
+
+    def _raise_non_finite_loss(self, loss):
+        bad = [i for i, w in enumerate(self.trainable_weights) if not np.all(np.isfinite(w))]
+        if bad:
+            state = (f"the weights already held NaN or infinite values before this step (weight arrays "
+                     f"{bad}): an earlier update diverged. Lower the learning rate or check the "
+                     "optimizer's settings")
+        else:
+            state = ("the weights were left at their values before this step. Lower the learning rate, "
+                     "check the inputs for extreme values, or use float64")
+        raise FloatingPointError(f"loss became {loss} during training; {state}.")
 
     def train_on_batch(self, x, y):
         """Keras's ``train_on_batch``: one step on the given batch; returns the loss (and accuracy)."""
         self._require_compiled("train_on_batch")
-        x, y = self._check_xy(x, y, "train_on_batch")
-        loss, p = self.train_step(x, y)
-        return [float(loss), float(np.mean(p.argmax(1) == y.argmax(1)))] if self.metrics else float(loss)
+        x, y = checks.features_and_targets(self, x, y, "train_on_batch")
+        with backend.loop_threads():
+            loss, p = self.train_step(x, y)
+            accuracy = float(np.mean(p.argmax(1) == y.argmax(1)))
+        return [float(loss), accuracy] if self.metrics else float(loss)
 
-    # ------------------------------------------------------------------ input checks
     def _require_compiled(self, what):
         if self.optimizer is None or self.loss is None:
             raise ValueError(f"{what} called before compile(): call model.compile(loss="
                              "'categorical_crossentropy', optimizer='adam', metrics=['accuracy']) first")
 
-    def _check_x(self, x, what):
-        x = np.asarray(x)
-        if x.ndim != 2:
-            hint = " Flatten images first, e.g. x.reshape(len(x), -1)." if x.ndim > 2 else ""
-            raise ValueError(f"{what}: x must be 2-D (samples, features), got shape {x.shape}.{hint}")
-        if not self.built:
-            self.build(x.shape[1])
-        if x.shape[1] != self.input_dim:
-            raise ValueError(f"{what}: x has {x.shape[1]} features per sample but the model expects "
-                             f"{self.input_dim} (input_shape=({self.input_dim},))")
-        if x.shape[0] == 0:
-            raise ValueError(f"{what}: x has no samples")
-        x = x.astype(self.dtype, copy=False)
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"{what}: x contains NaN or infinite values "
-                             f"({np.count_nonzero(~np.isfinite(x))} entries); clean or impute them first")
-        return x
-
-    def _check_xy(self, x, y, what):
-        x = self._check_x(x, what)
-        y = np.asarray(y)
-        c = self.output_dim
-        if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and c != 1):
-            raise ValueError(f"{what}: y has shape {y.shape}: integer labels, but categorical_crossentropy "
-                             f"needs one-hot rows of width {c}. Use nnscratch.utils.to_categorical(y, {c}).")
-        if y.ndim != 2 or y.shape[1] != c:
-            raise ValueError(f"{what}: y has shape {y.shape} but the output layer has {c} units; "
-                             f"one-hot targets must have shape ({len(x)}, {c})")
-        if len(y) != len(x):
-            raise ValueError(f"{what}: x has {len(x)} samples but y has {len(y)}")
-        y = y.astype(self.dtype, copy=False)
-        if not np.all(np.isfinite(y)):
-            raise ValueError(f"{what}: y contains NaN or infinite values")
-        if y.min() < 0 or y.max() > 1 or not np.allclose(y.sum(axis=1), 1, atol=1e-3):
-            raise ValueError(f"{what}: y must hold one-hot (or probability) rows that sum to 1 with values "
-                             "in [0, 1]; use nnscratch.utils.to_categorical on integer labels")
-        return x, y
+    def _batch(self, x, idx, name):
+        """Rows ``idx`` of ``x``: ``x[idx]``, gathered into a reused array on the fast path."""
+        if not backend.fast():
+            return x[idx]
+        shape = (len(idx),) + x.shape[1:]
+        buf = self._batch_buffers.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != x.dtype:
+            buf = self._batch_buffers[name] = np.empty(shape, x.dtype)
+        return np.take(x, idx, axis=0, out=buf)
 
     # ------------------------------------------------------------------ fit / evaluate / predict
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", validation_split=0.0,
             validation_data=None, shuffle=True):
         """Train for ``epochs`` passes over the data, in mini-batches of ``batch_size`` (default 32).
 
-        As Keras: the last partial batch is used; ``shuffle`` draws a new order each epoch;
-        ``validation_split`` holds out the *last* fraction of the data (before shuffling);
-        the logged ``loss``/``accuracy`` are running means over the epoch, weighted by batch size, of
-        each batch's value before its update (dropout active).  Returns a :class:`History`.
+        Every mini-batch is one :meth:`train_step`.  As Keras: the last partial batch is used;
+        ``shuffle`` draws a new order each epoch; ``validation_split`` holds out the *last* fraction
+        of the data (before shuffling); the logged ``loss``/``accuracy`` are running means over the
+        epoch, weighted by batch size, of each batch's value before its update (dropout active).
+        Returns a :class:`History` (also kept as ``model.history``).
         """
         self._require_compiled("fit")
-        x, y = self._check_xy(x, y, "fit")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size < 1:
-            raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size}")
-        if not 0 <= validation_split < 1:
-            raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
+        batch_size = checks.positive_int(batch_size, "fit: batch_size", default=32)
+        epochs = checks.positive_int(epochs, "fit: epochs")
+        verbose = checks.verbosity(verbose, "fit")
+        validation_split = checks.fraction(validation_split, "fit: validation_split")
+        x, y = checks.features_and_targets(self, x, y, "fit")
         if validation_data is None and validation_split > 0:
             n_train = int(len(x) * (1 - validation_split))
             if n_train == 0 or n_train == len(x):
@@ -283,113 +278,100 @@ class Sequential:
             validation_data = (x[n_train:], y[n_train:])
             x, y = x[:n_train], y[:n_train]
         if validation_data is not None:
-            validation_data = self._check_xy(*validation_data[:2], "fit (validation_data)")
-        verbose = 1 if verbose == "auto" else verbose
+            validation_data = checks.features_and_targets(self, *validation_data[:2], "fit (validation_data)")
 
         n = len(x)
         steps = -(-n // batch_size)
         y_class = y.argmax(axis=1)
-        history = History()
+        history = self.history = History()
         history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         self.stop_training = False
-        # The lean loop (engine.py, backend from nnscratch.set_backend) computes what train_step
-        # computes, into preallocated buffers; None for layer stacks it does not cover.
-        eng = engine_module.get_engine(self)
-        if eng is not None:
-            x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
-        for epoch in range(epochs):
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-            bar = ProgressBar(steps, verbose)
-            start = time.perf_counter()
-            order = self.rng.permutation(n) if shuffle else None
-            if eng is not None and order is None:
-                order = np.arange(n)
-            loss_sum, correct, seen = 0.0, 0, 0
+        with backend.loop_threads():
+            for epoch in range(epochs):
+                if verbose:
+                    print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+                bar = ProgressBar(steps, verbose)
+                start = time.perf_counter()
+                order = self.rng.permutation(n) if shuffle else None
+                loss_sum, correct, seen = 0.0, 0, 0
 
-            def running_logs():
-                """Keras's logged values: means over the samples seen so far this epoch."""
-                if self.metrics:
-                    return {"accuracy": correct / seen, "loss": loss_sum / seen}
-                return {"loss": loss_sum / seen}
+                def running_logs():
+                    """Keras's logged values: means over the samples seen so far this epoch."""
+                    if self.metrics:
+                        return {"accuracy": correct / seen, "loss": loss_sum / seen}
+                    return {"loss": loss_sum / seen}
 
-            for step in range(steps):
-                sl = slice(step * batch_size, min((step + 1) * batch_size, n))
-                idx = order[sl] if order is not None else sl
-                if eng is not None:
-                    loss, m, c = eng.train_batch(x, y, idx)
-                else:
-                    loss, p = self.train_step(x[idx], y[idx])
-                    m, c = len(p), int(np.count_nonzero(p.argmax(axis=1) == y_class[idx]))
-                loss_sum += float(loss) * m
-                correct += c
-                seen += m
-                bar.update(1, running_logs)         # called only when the bar redraws
-            logs = running_logs()
-            if validation_data is not None:
-                val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
-                val = val if isinstance(val, list) else [val]
-                if self.metrics:
-                    logs["val_accuracy"] = val[1]
-                logs["val_loss"] = val[0]
-            seconds = time.perf_counter() - start
-            bar.close(logs)
-            history._append(epoch, logs, seconds)
-            if self.stop_training:
-                break
+                for step in range(steps):
+                    rows = slice(step * batch_size, min((step + 1) * batch_size, n))
+                    if order is None:
+                        xb, yb, labels = x[rows], y[rows], y_class[rows]
+                    else:
+                        idx = order[rows]
+                        xb, yb, labels = self._batch(x, idx, "x"), self._batch(y, idx, "y"), y_class[idx]
+                    loss, p = self.train_step(xb, yb)
+                    loss_sum += float(loss) * len(p)
+                    correct += int(np.count_nonzero(p.argmax(axis=1) == labels))
+                    seen += len(p)
+                    bar.update(1, running_logs)         # called only when the bar redraws
+                logs = running_logs()
+                if validation_data is not None:
+                    val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
+                    val = val if isinstance(val, list) else [val]
+                    if self.metrics:
+                        logs["val_accuracy"] = val[1]
+                    logs["val_loss"] = val[0]
+                seconds = time.perf_counter() - start
+                bar.close(logs)
+                history._append(epoch, logs, seconds)
+                if self.stop_training:
+                    break
         return history
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto"):
         """Loss (and accuracy) at inference (dropout off): ``[loss, accuracy]``, or ``loss`` alone without
         metrics, as Keras.  The loss is the batch-size-weighted mean of per-batch means (Keras's order)."""
         self._require_compiled("evaluate")
-        x, y = self._check_xy(x, y, "evaluate")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        verbose = 1 if verbose == "auto" else verbose
+        batch_size = checks.positive_int(batch_size, "evaluate: batch_size", default=32)
+        verbose = checks.verbosity(verbose, "evaluate")
+        x, y = checks.features_and_targets(self, x, y, "evaluate")
         n = len(x)
         steps = -(-n // batch_size)
         bar = ProgressBar(steps, verbose)
         loss_sum, correct = 0.0, 0
-        eng = engine_module.get_engine(self)
-        if eng is not None:
-            x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
-        for step in range(steps):
-            sl = slice(step * batch_size, min((step + 1) * batch_size, n))
-            if eng is not None:
-                p, loss, c = eng.infer(x[sl], y[sl])
-            else:
-                p = self.forward(x[sl], training=False)
-                loss, _ = self.loss_and_gradient(y[sl], p)
-                c = int(np.count_nonzero(p.argmax(axis=1) == y[sl].argmax(axis=1)))
-            loss_sum += float(loss) * len(p)
-            correct += c
-            bar.update(1)
+        with backend.loop_threads():
+            for step in range(steps):
+                rows = slice(step * batch_size, min((step + 1) * batch_size, n))
+                p = self.forward(x[rows], training=False)
+                loss, _ = self.loss_and_gradient(y[rows], p)
+                loss_sum += float(loss) * len(p)
+                correct += int(np.count_nonzero(p.argmax(axis=1) == y[rows].argmax(axis=1)))
+                bar.update(1)
         logs = {"accuracy": correct / n, "loss": loss_sum / n} if self.metrics else {"loss": loss_sum / n}
         bar.close(logs)
         return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
 
     def predict(self, x, batch_size=None, verbose="auto"):
         """Outputs for every row of ``x`` at inference (dropout off), in batches: ``(N, D) -> (N, C)``."""
-        x = self._check_x(x, "predict")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        verbose = 1 if verbose == "auto" else verbose
+        batch_size = checks.positive_int(batch_size, "predict: batch_size", default=32)
+        verbose = checks.verbosity(verbose, "predict")
+        x = checks.features(self, x, "predict")
         n = len(x)
         steps = -(-n // batch_size)
         out = np.empty((n, self.output_dim), dtype=self.dtype)
         bar = ProgressBar(steps, verbose)
-        eng = engine_module.get_engine(self)
-        if eng is not None:
-            x = np.ascontiguousarray(x)
-        for step in range(steps):
-            sl = slice(step * batch_size, min((step + 1) * batch_size, n))
-            out[sl] = eng.infer(x[sl]) if eng is not None else self.forward(x[sl], training=False)
-            bar.update(1)
+        with backend.loop_threads():
+            for step in range(steps):
+                rows = slice(step * batch_size, min((step + 1) * batch_size, n))
+                out[rows] = self.forward(x[rows], training=False)
+                bar.update(1)
         bar.close()
         return out
 
     def __call__(self, x, training=False):
-        """``model(x)``: one forward pass over all of ``x`` (Keras's direct call)."""
-        return self.forward(self._check_x(x, "model(x)"), training=training)
+        """``model(x)``: one forward pass over all of ``x`` (Keras's direct call); a new array."""
+        x = checks.features(self, x, "model(x)")
+        with backend.loop_threads():
+            return np.array(self.forward(x, training=training), copy=True)
 
     # ------------------------------------------------------------------ weights
     def get_weights(self):

@@ -6,9 +6,35 @@ parameter **in place** and advances ``iterations`` once per step (not once per t
 
 Keras stores ``learning_rate`` in a float32 variable and casts the Python-float hyperparameters
 through float32 (``ops.cast(0.9, float64)`` is ``float64(float32(0.9))``).  We do the same, so a
-float64 model takes the same steps as Keras to ~1e-15; see ``../shared/docs/keras-numerics.md``.
+float64 model takes the same steps as Keras to ~1e-15.
+
+Fast path: on the ``'numba'`` backend ``apply`` hands all parameters to one kernel
+(``kernels.adam_update`` / ``sgd_update``) that makes one pass over each, bit for bit the same
+arithmetic as the loop written out in ``_update``.  An update is all-or-nothing: Ctrl-C during
+``apply`` is delivered after the last parameter has moved, never between two of them.
 """
+import math
+import numbers
+
 import numpy as np
+
+from . import backend
+from .utils import interrupts_deferred
+
+
+def _number(opt, name, value, low=None, high=None, low_open=False, high_open=False):
+    """A finite float hyperparameter within its bounds, or a ValueError naming it."""
+    cls = type(opt).__name__
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{cls}: {name} must be a finite number, got {value!r}")
+    value = float(value)
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        interval = (("(" if low_open else "[") + f"{low}, " + (f"{high}" if high is not None else "inf")
+                    + (")" if high_open or high is None else "]"))
+        raise ValueError(f"{cls}: {name} must be in {interval}, got {value!r}")
+    return value
 
 
 def _through_float32(value, dtype):
@@ -20,25 +46,37 @@ class Optimizer:
     name = "optimizer"
 
     def __init__(self, learning_rate):
-        if not learning_rate > 0:
-            raise ValueError(f"{type(self).__name__}: learning_rate must be positive, got {learning_rate!r}")
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = _number(self, "learning_rate", learning_rate, low=0, low_open=True)
         self.iterations = 0
         self.state = {}          # name -> list of arrays, one per parameter; created by build()
         self.built = False
+        self._flat = None        # fast path: (params, grads, slots) as 1-D views, made once
 
     def build(self, params):
         """Create the state slots (zeros shaped like each parameter)."""
         self.iterations = 0
         self.state = {slot: [np.zeros_like(p) for p in params] for slot in self.slots}
         self.built = True
+        self._flat = None
 
     def apply(self, params, grads):
         """One step: update every parameter in place from its gradient; ``iterations += 1``."""
         if not self.built:
             self.build(params)
-        self._update(params, grads)
-        self.iterations += 1
+        with interrupts_deferred():
+            self._update(params, grads)
+            self.iterations += 1
+
+    def _flat_views(self, params, grads):
+        """1-D views of every parameter, gradient and state slot, for the fast kernels (no copies).
+        Made again only when the model hands over different arrays."""
+        same = self._flat is not None and len(self._flat[0]) == 2 * len(params) and all(
+            a is b for a, b in zip(self._flat[0], list(params) + list(grads)))
+        if not same:
+            flat = lambda arrays: tuple(a.reshape(-1) for a in arrays)   # noqa: E731
+            self._flat = (list(params) + list(grads), flat(params), flat(grads),
+                          tuple(flat(self.state[slot]) for slot in self.slots))
+        return self._flat[1:]
 
     def get_config(self):
         return {"name": self.name, "learning_rate": self.learning_rate}
@@ -56,13 +94,18 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         super().__init__(learning_rate)
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = _number(self, "momentum", momentum, low=0, high=1)
         self.nesterov = bool(nesterov)
         self.slots = ("velocity",) if self.momentum != 0 else ()
 
     def _update(self, params, grads):
+        if backend.fast():
+            ws, gs, slots = self._flat_views(params, grads)
+            dtype = params[0].dtype
+            from .kernels import sgd_update
+            sgd_update(ws, gs, slots[0] if slots else ws[:0], _through_float32(self.learning_rate, dtype),
+                       _through_float32(self.momentum, dtype), self.nesterov)
+            return
         for i, (w, g) in enumerate(zip(params, grads)):
             lr = _through_float32(self.learning_rate, w.dtype)
             if self.momentum == 0:
@@ -99,16 +142,28 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1 = _number(self, "beta_1", beta_1, low=0, high=1, high_open=True)
+        self.beta_2 = _number(self, "beta_2", beta_2, low=0, high=1, high_open=True)
+        self.epsilon = _number(self, "epsilon", epsilon, low=0, low_open=True)
+
+    def _alpha(self, dtype):
+        """``lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`` with ``t = iterations + 1``, cast as Keras casts."""
+        dt, t = np.dtype(dtype).type, self.iterations + 1
+        beta_1_power = _through_float32(self.beta_1, dtype) ** dt(t)
+        beta_2_power = _through_float32(self.beta_2, dtype) ** dt(t)
+        return _through_float32(self.learning_rate, dtype) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
 
     def _update(self, params, grads):
-        t = self.iterations + 1
+        if backend.fast():
+            dt = params[0].dtype.type
+            from .kernels import adam_update
+            ws, gs, (ms, vs) = self._flat_views(params, grads)
+            adam_update(ws, gs, ms, vs, dt(1 - self.beta_1), dt(1 - self.beta_2),
+                        dt(self._alpha(params[0].dtype)), dt(self.epsilon))
+            return
         for i, (w, g) in enumerate(zip(params, grads)):
             dt = w.dtype.type
-            lr = _through_float32(self.learning_rate, w.dtype)
-            beta_1_power = _through_float32(self.beta_1, w.dtype) ** dt(t)
-            beta_2_power = _through_float32(self.beta_2, w.dtype) ** dt(t)
-            alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+            alpha = self._alpha(w.dtype)
             m, v = self.state["m"][i], self.state["v"][i]
             m += (g - m) * dt(1 - self.beta_1)
             v += (g * g - v) * dt(1 - self.beta_2)

@@ -2,6 +2,10 @@
 
 Names and semantics follow ``keras.utils`` where Keras has the same function.
 """
+import contextlib
+import signal
+import threading
+
 import numpy as np
 
 # ---------------------------------------------------------------------------------------------
@@ -93,3 +97,37 @@ def confusion_matrix(y_true, y_pred, num_classes=None):
     cm = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(cm, (t, p), 1)
     return cm
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Hold back Ctrl-C (SIGINT) while the block runs and deliver it when the block ends.
+
+    The optimizer updates the parameters one after another; an interrupt between two of them would
+    leave a model half a step ahead (and ``save`` would write it).  Only the main thread receives
+    signals, so elsewhere, or inside another such block, this does nothing.
+    """
+    if _deferring or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(frame))
+    _set_deferring(True)
+    try:
+        yield
+    finally:
+        _set_deferring(False)
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            if callable(previous):
+                previous(signal.SIGINT, received[0])
+            elif previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
+
+
+_deferring = False
+
+
+def _set_deferring(value):
+    global _deferring
+    _deferring = value

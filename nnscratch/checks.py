@@ -1,0 +1,81 @@
+"""Input checks shared by ``fit``, ``evaluate``, ``predict`` and ``train_on_batch``.
+
+Each check either returns the value in the form the model computes with, or raises a ``ValueError``
+that names the problem and the fix.  Nothing here computes anything a learner needs to read.
+"""
+import numbers
+
+import numpy as np
+
+
+def positive_int(value, what, default=None):
+    """``value`` as an int >= 1 (``None`` gives ``default``).  Refuses bools, floats and strings, which
+    ``int()`` would silently turn into another number (2.7 -> 2, True -> 1)."""
+    if value is None and default is not None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def fraction(value, what):
+    """A number in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{what} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def verbosity(value, what):
+    if value == "auto":
+        return 1
+    if value not in (0, 1, 2) or isinstance(value, bool):
+        raise ValueError(f"{what}: verbose must be 0 (silent), 1 (progress bar), 2 (one line per epoch) "
+                         f"or 'auto', got {value!r}")
+    return int(value)
+
+
+def features(model, x, what):
+    """``x`` as a C-contiguous array of the model's dtype, shape ``(N, D)``, finite; builds the model
+    from ``x``'s shape if it is not built yet."""
+    x = np.asarray(x)
+    if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise ValueError(f"{what}: x must hold numbers, got an array of {x.dtype}")
+    if x.ndim != 2:
+        hint = " Flatten images first, e.g. x.reshape(len(x), -1)." if x.ndim > 2 else ""
+        raise ValueError(f"{what}: x must be 2-D (samples, features), got shape {x.shape}.{hint}")
+    if not model.built:
+        model.build(x.shape[1])
+    if x.shape[1] != model.input_dim:
+        raise ValueError(f"{what}: x has {x.shape[1]} features per sample but the model expects "
+                         f"{model.input_dim} (input_shape=({model.input_dim},))")
+    if x.shape[0] == 0:
+        raise ValueError(f"{what}: x has no samples")
+    x = np.ascontiguousarray(x, dtype=model.dtype)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{what}: x contains NaN or infinite values "
+                         f"({np.count_nonzero(~np.isfinite(x))} entries); clean or impute them first")
+    return x
+
+
+def features_and_targets(model, x, y, what):
+    """``(x, y)`` checked: ``x`` as :func:`features`, ``y`` one-hot (or probability) rows ``(N, C)``."""
+    x = features(model, x, what)
+    y = np.asarray(y)
+    c = model.output_dim
+    if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+        raise ValueError(f"{what}: y must hold numbers, got an array of {y.dtype}")
+    if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and c != 1):
+        raise ValueError(f"{what}: y has shape {y.shape}: integer labels, but categorical_crossentropy "
+                         f"needs one-hot rows of width {c}. Use nnscratch.utils.to_categorical(y, {c}).")
+    if y.ndim != 2 or y.shape[1] != c:
+        raise ValueError(f"{what}: y has shape {y.shape} but the output layer has {c} units; "
+                         f"one-hot targets must have shape ({len(x)}, {c})")
+    if len(y) != len(x):
+        raise ValueError(f"{what}: x has {len(x)} samples but y has {len(y)}")
+    y = np.ascontiguousarray(y, dtype=model.dtype)
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{what}: y contains NaN or infinite values")
+    if y.min() < 0 or y.max() > 1 or not np.allclose(y.sum(axis=1), 1, atol=1e-3):
+        raise ValueError(f"{what}: y must hold one-hot (or probability) rows that sum to 1 with values "
+                         "in [0, 1]; use nnscratch.utils.to_categorical on integer labels")
+    return x, y
