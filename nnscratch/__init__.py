@@ -7,7 +7,8 @@ __version__ = "0.1.0"
 
 from . import activations, datasets, gradcheck, initializers, layers, losses, optimizers, utils
 from .backend import get_backend, set_backend
-from .models import History, Sequential, load_model
+from .models import History, Sequential
+from .saving import load_model
 from .utils import set_random_seed
 from . import keras  # the tf.keras surface: `import nnscratch as tf; tf.keras.Sequential()` (last: it uses the rest)
 

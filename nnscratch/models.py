@@ -14,10 +14,6 @@ inside those methods (``backend.py``: a Numba kernel beside each NumPy expressio
 The API mirrors ``keras.Sequential``: ``add``, ``compile``, ``fit``, ``evaluate``, ``predict``,
 ``summary``, ``get_weights``, ``set_weights``, ``save`` and :func:`load_model`.
 """
-import io
-import json
-import os
-import tempfile
 import time
 
 import numpy as np
@@ -27,9 +23,6 @@ from . import layers as layers_module
 from .layers import Activation, Dense, Dropout
 from .progress import ProgressBar
 from .utils import make_rng
-
-FILE_FORMAT = "nnscratch-model-v1"
-
 
 class History:
     """What ``fit`` returns, as in Keras: ``history.history['loss'|'accuracy'|'val_loss'|'val_accuracy']``
@@ -434,33 +427,8 @@ class Sequential:
 
     def save(self, path):
         """Write architecture, weights, optimizer state and random-generator states to one ``.npz``
-        file, atomically (a temporary file renamed into place: never a half-written model)."""
-        if not self.built:
-            raise ValueError("save: the model is not built yet (give input_shape or fit it first)")
-        arrays = {f"weight_{i}": w for i, w in enumerate(self.trainable_weights)}
-        rng_states = {"model": self.rng.bit_generator.state}
-        rng_states.update({l.name: l.rng.bit_generator.state for l in self.layers if isinstance(l, Dropout)})
-        meta = {"format": FILE_FORMAT, "model": self.get_config(), "rng_states": rng_states,
-                "optimizer": None}
-        if self.optimizer is not None:
-            meta["optimizer"] = {"config": self.optimizer.get_config(),
-                                 "iterations": self.optimizer.iterations,
-                                 "slots": list(self.optimizer.state)}
-            for slot, arrs in self.optimizer.state.items():
-                arrays.update({f"opt_{slot}_{i}": a for i, a in enumerate(arrs)})
-            meta["loss"] = self.loss
-            meta["metrics"] = self.metrics
-        arrays["__meta__"] = np.array(json.dumps(meta))
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".nnscratch-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        file, atomically; see ``saving.py`` for the format."""
+        saving.save_model(self, path)
 
 
 def _format_bytes(n):
@@ -470,54 +438,6 @@ def _format_bytes(n):
     return f"{n:.2f} B"
 
 
-def load_model(path):
-    """Rebuild a model written by :meth:`Sequential.save`: same layers, weights, optimizer state and
-    random-generator states, so predictions and continued training are identical."""
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            data = dict(np.load(io.BytesIO(f.read()), allow_pickle=False))
-    except FileNotFoundError:
-        raise ValueError(f"load_model: no file at {path!r}") from None
-    except Exception as e:
-        raise ValueError(f"load_model: {path!r} is not an nnscratch model file (.npz written by "
-                         f"model.save): {e}") from None
-    try:
-        meta = json.loads(str(data.pop("__meta__")))
-    except KeyError:
-        raise ValueError(f"load_model: {path!r} is an .npz file but not one written by "
-                         "nnscratch's model.save (no __meta__ entry)") from None
-    if meta.get("format") != FILE_FORMAT:
-        raise ValueError(f"load_model: {path!r} has format {meta.get('format')!r}, expected {FILE_FORMAT!r}")
-    cfg = meta["model"]
-    model = Sequential(name=cfg["name"], dtype=cfg["dtype"])
-    for spec in cfg["layers"]:
-        cls = layers_module.LAYER_CLASSES.get(spec["class_name"])
-        if cls is None:
-            raise ValueError(f"load_model: unknown layer class {spec['class_name']!r} in {path!r}")
-        model.add(cls(**spec["config"]))
-    n_weights = len(model.trainable_weights)
-    weights = [data.get(f"weight_{i}") for i in range(n_weights)]
-    if any(w is None for w in weights) or f"weight_{n_weights}" in data:
-        raise ValueError(f"load_model: {path!r} does not hold the {n_weights} weight arrays its "
-                         "architecture needs; the file is damaged or was edited")
-    model.set_weights(weights)
-    model.rng.bit_generator.state = meta["rng_states"]["model"]
-    for layer in model.layers:
-        if isinstance(layer, Dropout) and layer.name in meta["rng_states"]:
-            layer.rng.bit_generator.state = meta["rng_states"][layer.name]
-    if meta["optimizer"] is not None:
-        opt = optimizers.from_config(meta["optimizer"]["config"])
-        model.compile(optimizer=opt, loss=meta["loss"], metrics=meta["metrics"])
-        params = model.trainable_weights
-        if meta["optimizer"]["iterations"] > 0:
-            opt.build(params)
-            for slot in meta["optimizer"]["slots"]:
-                for i, p in enumerate(params):
-                    a = data.get(f"opt_{slot}_{i}")
-                    if a is None or a.shape != p.shape:
-                        raise ValueError(f"load_model: optimizer state {slot}[{i}] is missing or has the "
-                                         f"wrong shape in {path!r}")
-                    opt.state[slot][i][...] = a
-            opt.iterations = meta["optimizer"]["iterations"]
-    return model
+# Loading lives in saving.py, with the file format (it imports this module for Sequential).
+from . import saving                                     # noqa: E402
+from .saving import FILE_FORMAT, load_model              # noqa: E402,F401
