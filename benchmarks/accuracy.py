@@ -20,7 +20,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import nnscratch  # noqa: E402
-from nnscratch.__main__ import load, workshop_model  # noqa: E402
+from nnscratch import zoo  # noqa: E402
+from nnscratch.workshop import load_data  # noqa: E402
 
 # (name, model, dataset, epochs, batch size, target accuracy from the issue)
 RUNS = [
@@ -31,9 +32,10 @@ RUNS = [
 
 
 def run(name, model_name, dataset, epochs, batch_size, seed):
-    X, Y, Xt, Yt = load(dataset)
+    d = load_data(dataset)            # flattened to 784, scaled to [0, 1], one-hot labels
+    X, Y, Xt, Yt = d["X"], d["Y"], d["Xt"], d["Yt"]
     nnscratch.set_random_seed(seed)
-    model = workshop_model(model_name)
+    model = zoo.workshop_model(model_name)
     curve, seconds = [], 0.0
     for epoch in range(epochs):
         h = model.fit(X, Y, batch_size=batch_size, epochs=1, verbose=0)

@@ -29,9 +29,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import nnscratch  # noqa: E402
 from nnscratch import layers as nn_layers  # noqa: E402
 from nnscratch import optimizers as nn_optimizers  # noqa: E402
+from nnscratch import zoo  # noqa: E402
 from nnscratch.models import softmax_head  # noqa: E402
 
 
@@ -134,29 +134,13 @@ def build_3layer(dtype="float32", dropout=0.2, seed=None, compile=True):
 
 
 def nnscratch_1layer(dtype="float32", dropout=0.2, seed=None, compile=True):
-    """The same first model in nnscratch (compiled as the workshop does)."""
-    model = nnscratch.Sequential([
-        nn_layers.Dense(10, input_shape=(784,), seed=seed),
-        nn_layers.Activation("sigmoid"),
-        nn_layers.Dropout(dropout, seed=None if seed is None else seed + 1),
-    ], dtype=dtype)
-    if compile:
-        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-    return model
+    """The same first model in nnscratch: :func:`nnscratch.zoo.one_layer` (compiled as the workshop does)."""
+    return zoo.one_layer(dropout, dtype=dtype, seed=seed, compile=compile)
 
 
 def nnscratch_3layer(dtype="float32", dropout=0.2, seed=None, compile=True):
-    """The same 784-512-512-10 model in nnscratch."""
-    s = (lambda k: None) if seed is None else (lambda k: seed + k)
-    model = nnscratch.Sequential([
-        nn_layers.Dense(512, input_shape=(784,), seed=s(0)), nn_layers.Activation("sigmoid"),
-        nn_layers.Dropout(dropout, seed=s(1)),
-        nn_layers.Dense(512, seed=s(2)), nn_layers.Activation("sigmoid"), nn_layers.Dropout(dropout, seed=s(3)),
-        nn_layers.Dense(10, seed=s(4)), nn_layers.Activation("softmax"),
-    ], dtype=dtype)
-    if compile:
-        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-    return model
+    """The same 784-512-512-10 model in nnscratch: :func:`nnscratch.zoo.mlp`."""
+    return zoo.mlp(2, 512, dropout, dtype=dtype, seed=seed, compile=compile)
 
 
 # ----------------------------------------------------------------------------------------- twins
@@ -205,16 +189,14 @@ def keras_twin(nn_model, loss="consistent", optimizer=None, copy_weights=True, c
 def workshop_pair(name, dtype="float32", dropout=0.2, seed=0, loss="keras"):
     """``(nn_model, keras_model)`` for ``name`` in ``{'1layer', '3layer'}``, with identical weights.
 
-    The nnscratch model draws the initial weights (from ``seed``); Keras receives them.  The Keras
+    The nnscratch model (:func:`nnscratch.zoo.workshop_model`) draws the initial weights (from
+    ``seed``, laid out as :mod:`nnscratch.zoo` documents); Keras receives them.  The Keras
     model comes from :func:`build_1layer`/:func:`build_3layer` (stock loss, ``loss='keras'``) or, with
     ``loss='consistent'``, from :func:`keras_twin`.
     """
-    builders = {"1layer": (nnscratch_1layer, build_1layer), "3layer": (nnscratch_3layer, build_3layer)}
-    if name not in builders:
-        raise ValueError(f"unknown workshop model {name!r}; choose '1layer' or '3layer'")
-    nn_build, keras_build = builders[name]
-    nn_model = nn_build(dtype=dtype, dropout=dropout, seed=seed)
+    nn_model = zoo.workshop_model(name, dropout=dropout, dtype=dtype, seed=seed)   # ValueError for other names
     if loss == "keras":
+        keras_build = {"1layer": build_1layer, "3layer": build_3layer}[name]
         km = keras_build(dtype=dtype, dropout=dropout, seed=seed)
         from .transfer import to_keras
         to_keras(nn_model, km)

@@ -10,52 +10,64 @@
     nnscratch compare --model 3layer # nnscratch against Keras, step by step (needs TensorFlow)
 """
 import argparse
+import os
 import sys
 import time
 
 import numpy as np
 
+from .zoo import workshop_model
+
 
 def load(dataset):
-    """Load a data set and prepare it as the workshop does: flatten to 784, scale to [0, 1], one-hot."""
-    from . import datasets
-    from .utils import to_categorical
-    (x, y), (xt, yt) = getattr(datasets, dataset).load_data()
-    X = x.reshape(len(x), -1).astype("float32") / 255
-    Xt = xt.reshape(len(xt), -1).astype("float32") / 255
-    return X, to_categorical(y, 10), Xt, to_categorical(yt, 10)
+    """``X, Y, Xt, Yt``: a data set prepared as the workshop does (flattened to 784, scaled to [0, 1],
+    one-hot labels); see :func:`nnscratch.workshop.load_data`."""
+    from .workshop import load_data
+    d = load_data(dataset)
+    return d["X"], d["Y"], d["Xt"], d["Yt"]
 
 
-def workshop_model(name, hidden=512, dropout=0.2, dtype="float32"):
-    """The workshop's models: '1layer' = Dense(10) -> sigmoid -> Dropout(0.2) (7,850 parameters);
-    '3layer' = 784-512-512-10 with sigmoid, dropout 0.2 and a softmax output (669,706 parameters)."""
-    from .layers import Activation, Dense, Dropout
-    from .models import Sequential
-    model = Sequential(dtype=dtype)
-    if name == "1layer":
-        model.add(Dense(10, input_shape=(784,)))
-        model.add(Activation("sigmoid"))
-        model.add(Dropout(dropout))
-    elif name == "3layer":
-        model.add(Dense(hidden, input_shape=(784,)))
-        model.add(Activation("sigmoid"))
-        model.add(Dropout(dropout))
-        model.add(Dense(hidden))
-        model.add(Activation("sigmoid"))
-        model.add(Dropout(dropout))
-        model.add(Dense(10))
-        model.add(Activation("softmax"))
-    else:
-        raise ValueError(f"unknown workshop model {name!r}: use '1layer' or '3layer'")
-    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-    return model
+# ------------------------------------------------------------------------------------ option types
+# Checked while parsing, before any work: a bad value exits at once with status 2 and a message.
+def _int_at_least(minimum, expected):
+    """An argparse type: an integer >= ``minimum``, else the error "expected <expected>, got ..."."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return parse
+
+
+_positive_int = _int_at_least(1, "a positive integer")           # epochs, batch size, units, k, ...
+_non_negative_int = _int_at_least(0, "an integer >= 0")          # seeds; --nn-epochs (0 = skip)
+# Rows: the first N (0 = all).  A negative N is refused: x[:-5] would silently mean "all but the last 5".
+_row_count = _int_at_least(0, "a number of rows >= 1 (or 0 for all rows)")
+
+
+def _save_path(text):
+    """Where ``train --save`` writes: its folder must exist and be writable, checked before training."""
+    path = os.path.abspath(text)
+    folder = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"cannot save to {text!r}: it is a folder; give a file name such as "
+                                         f"{os.path.join(text, 'model.npz')!r}")
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"cannot save to {text!r}: folder {folder!r} does not exist "
+                                         "(create it first, or choose another path)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot save to {text!r}: folder {folder!r} is not writable")
+    return text
 
 
 def cmd_train(args):
     from .utils import set_random_seed
     set_random_seed(args.seed)
     X, Y, Xt, Yt = load(args.dataset)
-    model = workshop_model(args.model, hidden=args.hidden)
+    model = workshop_model(args.model, units=args.hidden)
     model.summary()
     start = time.perf_counter()
     model.fit(X, Y, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose)
@@ -162,13 +174,8 @@ def cmd_knn(args):
 
 
 def cmd_compare(args):
-    try:
-        from keras_reference import compare
-    except ImportError as e:
-        print(f"nnscratch compare needs TensorFlow/Keras ({e}); install with pip install 'nnscratch[keras]'",
-              file=sys.stderr)
-        return 2
-    return compare.main(args.args)
+    from .workshop.keras_side import compare_main
+    return compare_main(args.args)
 
 
 def build_parser():
@@ -179,17 +186,18 @@ def build_parser():
     p = sub.add_parser("train", help="train a workshop model and print its test accuracy")
     p.add_argument("--model", choices=["1layer", "3layer"], default="3layer")
     p.add_argument("--dataset", choices=["mnist", "fashion_mnist"], default="mnist")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--hidden", type=int, default=512, help="hidden units of the 3-layer model")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=_positive_int, default=20)
+    p.add_argument("--batch-size", type=_positive_int, default=128)
+    p.add_argument("--hidden", type=_positive_int, default=512, help="hidden units of the 3-layer model")
+    p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
-    p.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
+    p.add_argument("--save", type=_save_path, metavar="PATH",
+                   help="save the trained model (.npz); the folder must exist")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("gradcheck", help="finite-difference gradient check of both workshop models")
-    p.add_argument("--entries", type=int, default=50, help="entries checked per weight tensor")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--entries", type=_positive_int, default=50, help="entries checked per weight tensor")
+    p.add_argument("--seed", type=_non_negative_int, default=0)
     p.set_defaults(func=cmd_gradcheck)
 
     p = sub.add_parser("workshop", help="run the whole workshop and write a report (Markdown + HTML + PNGs)",
@@ -203,39 +211,39 @@ def build_parser():
     p.add_argument("--dataset", choices=["mnist", "fashion_mnist"],
                    help="main data set (default mnist); the other one gets its own section")
     p.add_argument("--no-second-dataset", action="store_true", help="skip the other data set's section")
-    p.add_argument("--epochs", type=int, help="epochs of the two main models (default 10, quick 2)")
-    p.add_argument("--batch-size", type=int, help="batch size wherever it is not varied (default 128)")
+    p.add_argument("--epochs", type=_positive_int, help="epochs of the two main models (default 10, quick 2)")
+    p.add_argument("--batch-size", type=_positive_int, help="batch size wherever it is not varied (default 128)")
     p.add_argument("--batch-sizes", type=_int_list, metavar="LIST",
                    help="exercise 1's batch sizes (default 32,64,128,256,512,1024; quick 32,256)")
-    p.add_argument("--sweep-epochs", type=int, help="epochs of each sweep run (default 5, quick 1)")
+    p.add_argument("--sweep-epochs", type=_positive_int, help="epochs of each sweep run (default 5, quick 1)")
     p.add_argument("--hidden-units", type=_int_list, metavar="LIST",
                    help="exercise 2b's hidden units (default 10,32,64,128,256,512; quick 10,128)")
     p.add_argument("--hidden-layers", type=_int_list, metavar="LIST",
                    help="exercise 2b's numbers of hidden layers (default 1,2,3,4; quick 1,2)")
-    p.add_argument("--depth-units", type=int, help="units per hidden layer in the depth sweep (default 512)")
-    p.add_argument("--train-rows", type=int, metavar="N", help="first N training images (0 = all; quick 3000)")
-    p.add_argument("--test-rows", type=int, metavar="N", help="first N test images (0 = all; quick 1000)")
-    p.add_argument("--knn-neighbors", type=int, metavar="K", help="k of kNN (default 3)")
-    p.add_argument("--knn-train-rows", type=int, metavar="N", help="kNN training images (0 = all; quick 10000)")
-    p.add_argument("--knn-test-rows", type=int, metavar="N", help="kNN test images (0 = all; quick 1000)")
+    p.add_argument("--depth-units", type=_positive_int, help="units per hidden layer in the depth sweep (default 512)")
+    p.add_argument("--train-rows", type=_row_count, metavar="N", help="first N training images (0 = all; quick 3000)")
+    p.add_argument("--test-rows", type=_row_count, metavar="N", help="first N test images (0 = all; quick 1000)")
+    p.add_argument("--knn-neighbors", type=_positive_int, metavar="K", help="k of kNN (default 3)")
+    p.add_argument("--knn-train-rows", type=_row_count, metavar="N", help="kNN training images (0 = all; quick 10000)")
+    p.add_argument("--knn-test-rows", type=_row_count, metavar="N", help="kNN test images (0 = all; quick 1000)")
     p.add_argument("--keras", choices=["auto", "on", "off"],
                    help="Keras beside nnscratch: auto (if TensorFlow imports; default), on (required), off")
     p.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn's kNN")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=_non_negative_int)
     p.add_argument("--verbose", type=int, choices=[0, 1, 2], help="0 silent, 1 a line per step, 2 also per epoch")
     p.set_defaults(func=cmd_workshop)
 
     p = sub.add_parser("knn", help="k-nearest neighbours (nnscratch, beside scikit-learn's): accuracy, time, "
                                    "confusion matrix")
     p.add_argument("--dataset", choices=["mnist", "fashion_mnist"], default="mnist")
-    p.add_argument("--neighbors", type=int, default=3, metavar="K")
+    p.add_argument("--neighbors", type=_positive_int, default=3, metavar="K")
     p.add_argument("--p", type=int, choices=[1, 2], default=2, help="distance: 1 Manhattan, 2 Euclidean")
     p.add_argument("--weights", choices=["uniform", "distance"], default="uniform")
-    p.add_argument("--train-rows", type=int, default=0, metavar="N", help="first N training images (0 = all)")
-    p.add_argument("--test-rows", type=int, default=0, metavar="N", help="first N test images (0 = all)")
+    p.add_argument("--train-rows", type=_row_count, default=0, metavar="N", help="first N training images (0 = all)")
+    p.add_argument("--test-rows", type=_row_count, default=0, metavar="N", help="first N test images (0 = all)")
     p.add_argument("--no-sklearn", dest="sklearn", action="store_false", help="skip scikit-learn")
     p.add_argument("--plot", metavar="PNG", help="write the confusion matrix heat map here")
-    p.add_argument("--nn-epochs", type=int, default=3, metavar="N",
+    p.add_argument("--nn-epochs", type=_non_negative_int, default=3, metavar="N",
                    help="train the 3-layer network N epochs on the same data for the comparison (0: skip)")
     p.set_defaults(func=cmd_knn)
 

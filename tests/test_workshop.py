@@ -6,7 +6,8 @@
   real MNIST and reach sensible accuracy;
 * ``nnscratch workshop --quick`` writes a report with every section and every figure (real PNGs with
   content), and the numbers in results.json are sensible;
-* the ``knn`` and ``compare`` subcommands and option errors.
+* the ``knn`` and ``compare`` subcommands (option checks: tests/test_cli.py);
+* the HTML report escapes text and attributes and never links a script URL.
 """
 import importlib.util
 import json
@@ -222,11 +223,20 @@ def test_quick_report_numbers(quick_report):
         assert not r["keras_available"] and "keras" not in r["deep"]
     else:  # Keras beside nnscratch, with the same settings, at every step
         assert r["keras_available"]
-        runs = [r["one_layer"], r["deep"], *r["batch_size_sweep"], *r["hidden_units_sweep"],
-                *r["hidden_layers_sweep"], r["second"]["one_layer"], r["second"]["deep"]]
+        # The main models train 2 epochs on 3,000 images: both libraries reach 0.63-0.70 here (seed 0),
+        # far above chance (0.10) and still far below the full workshop's 0.92 / 0.98.
+        main = [r["one_layer"], r["deep"], r["second"]["one_layer"], r["second"]["deep"]]
+        for run in main:
+            for side in ("nnscratch", "keras"):
+                assert run[side]["test_accuracy"] > 0.5, (run["label"], side, run[side])
+        # Same initial weights and settings, but each library's own shuffling and dropout masks: two
+        # random samples of one training procedure, which agree to 0.06 at every step here (the sweeps'
+        # 1-epoch runs included, even where both are still at chance, e.g. 784-10-10-10).
+        runs = main + [*r["batch_size_sweep"], *r["hidden_units_sweep"], *r["hidden_layers_sweep"]]
         for run in runs:
-            assert run["keras"]["test_accuracy"] > 0.05 and run["keras"]["seconds"] > 0
-        assert abs(r["one_layer"]["keras"]["test_accuracy"] - r["one_layer"]["nnscratch"]["test_accuracy"]) < 0.15
+            nn_acc, keras_acc = run["nnscratch"]["test_accuracy"], run["keras"]["test_accuracy"]
+            assert abs(keras_acc - nn_acc) < 0.1, (run["label"], nn_acc, keras_acc)
+            assert run["keras"]["seconds"] > 0
 
 
 # ------------------------------------------------------------------------------------ CLI
@@ -243,24 +253,6 @@ def test_knn_subcommand(capsys, tmp_path):
     net_row = next(l for l in out.splitlines() if l.startswith("3-layer network, 2 epochs"))
     assert float(knn_row.split()[-2]) >= 8.9 and net_row.split()[-2] == "2.6"
     assert 0.5 < float(net_row.split()[-5]) <= 1 and 0.5 < float(knn_row.split()[-5]) <= 1
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["workshop", "--quick", "--epochs", "0"], "epochs must be a positive integer"),
-    (["workshop", "--quick", "--train-rows", "-5"], "train_rows must be >= 0"),
-])
-def test_workshop_option_errors(argv, message, capsys):
-    from nnscratch.__main__ import main
-    assert main(argv) == 2
-    assert message in capsys.readouterr().err
-
-
-def test_list_options_are_checked():
-    from nnscratch.__main__ import build_parser
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["workshop", "--batch-sizes", "32,abc"])
-    args = build_parser().parse_args(["workshop", "--batch-sizes", "32, 64", "--quick"])
-    assert args.batch_sizes == (32, 64)
 
 
 def test_compare_subcommand_passes_its_arguments_through(capsys):
@@ -301,3 +293,74 @@ def test_report_html_rendering():
     assert "<i>italic</i> and <b>bold</b>, <code>x &lt; y</code>, <a href='a.py'>link</a>" in html
     assert "<td>0.5000</td>" in html and "<td>-</td>" in html and "<pre>&lt;raw&gt;</pre>" in html
     assert "| 1 | 0.5000 |" in md and "![cap](f.png)" in md and "## A <section>" in md
+
+
+# ------------------------------------------------------------------------------------ HTML escaping
+class _Tags:
+    """Every start tag (name, attributes as the browser reads them) and the text, via html.parser."""
+
+    def __init__(self, text):
+        from html.parser import HTMLParser
+        self.tags, self.text = [], []
+        parser = HTMLParser(convert_charrefs=True)
+        parser.handle_starttag = lambda tag, attrs: self.tags.append((tag, attrs))
+        parser.handle_data = self.text.append
+        parser.feed(text)
+        parser.close()
+        self.text = "".join(self.text)
+
+    def named(self, name):
+        return [attrs for tag, attrs in self.tags if tag == name]
+
+
+def _rendered(paragraph):
+    from nnscratch.workshop import Report
+    rep = Report("t")
+    rep.p(paragraph)
+    return _Tags(rep.html())
+
+
+@pytest.mark.parametrize("url", [
+    "a' onmouseover='alert(1)",                 # closes the single-quoted href, adds a handler
+    'a" onmouseover="alert(1)',
+    "x.png'><script>alert(1)</script><a href='",
+])
+def test_link_urls_cannot_break_out_of_the_attribute(url):
+    page = _rendered(f"see [x]({url.replace(')', '')}) here")
+    assert page.named("script") == []
+    assert page.named("a") == [[("href", url.replace(")", ""))]]    # one attribute, the URL verbatim
+    assert "see x here" in page.text
+
+
+@pytest.mark.parametrize("url", [
+    "javascript:alert(1)", "JavaScript:alert(1)", "  javascript:alert(1)", "java\tscript:alert(1)",
+    "jav\nascript:alert(1)", "\x01javascript:alert(1)", "VBScript:msgbox(1)", "data:text/html;base64,PHNjcmlwdD4=",
+    "DATA:text/html,<script>alert(1)</script>",
+])
+def test_script_urls_are_rendered_as_plain_text(url):
+    page = _rendered(f"click [here]({url}) now")
+    assert page.named("a") == [] and page.named("script") == []
+    assert f"click [here]({url}) now" in page.text          # shown, escaped, not linked
+
+
+def test_ordinary_links_and_text_are_escaped_not_mangled():
+    from nnscratch.workshop import Report
+    rep = Report("Quotes ' \" <b> & co")
+    rep.h(2, "It's \"a\" <section>")
+    rep.p("[docs](https://example.org/a?b=1&c=2) and [file](report.md) and `a*b*c [x](y) <i>`")
+    rep.table(["'h'"], [['"c" <td>']])
+    rep.image("fig 'one'.png", "cap \" ' <x>")
+    out = rep.html()
+    page = _Tags(out)
+    assert page.named("a") == [[("href", "https://example.org/a?b=1&c=2")], [("href", "report.md")]]
+    assert "href='https://example.org/a?b=1&amp;c=2'" in out
+    # a code span stays literal: no emphasis, no link, no tags inside it
+    assert "<code>a*b*c [x](y) &lt;i&gt;</code>" in out
+    assert page.named("img") == [[("src", "fig 'one'.png"), ("alt", "cap \" ' <x>")]]
+    assert page.named("i") == [] and page.named("section") == [] and page.named("x") == []
+    for text in ("Quotes ' \" <b> & co", "It's \"a\" <section>", "'h'", '"c" <td>', "cap \" ' <x>"):
+        assert text in page.text
+    # every quote in text and attributes is an entity: nothing can end an attribute early
+    body = out.split("</style>", 1)[1]
+    assert body.count("'") == 2 * 4 and '"' not in body        # the delimiters of href, href, src, alt
+    assert "&#x27;" in body and "&quot;" in body
