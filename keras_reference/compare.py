@@ -328,26 +328,40 @@ def compare_gradients(report, nn, km, x, y, training=True):
         report.add("gradients" + masks, name, a, b, t["gradients"])
 
 
-def compare_steps(report, nn, km, x, y, steps=100):
-    """``steps`` optimizer steps on the batch ``(x, y)``, on fresh copies of both models."""
+def compare_steps(report, nn, km, x, y, steps=100, via="fit"):
+    """``steps`` optimizer steps on the batch ``(x, y)``, on fresh copies of both models.
+
+    Keras runs ``train_on_batch``; nnscratch runs ``fit(x, y, batch_size=len(x), shuffle=False)``
+    one epoch (= one step) at a time (``via='fit'``, what users run) or ``train_on_batch``
+    (``via='train_on_batch'``).  Returns the trajectory: after every step, the largest
+    ``max|nnscratch - Keras|`` over all weights (a list of ``steps`` numbers).
+    """
+    if via not in ("fit", "train_on_batch"):
+        raise ValueError(f"compare_steps: via must be 'fit' or 'train_on_batch', got {via!r}")
     t = report.tolerances
     a, b = clone_nn(nn), clone_keras(km)
     replays = replay_keras_masks(a, b) if _has_dropout(a) else []
-    n_losses, k_losses = [], []
+    n_losses, k_losses, trajectory = [], [], []
     x_n, y_n = np.asarray(x, a.dtype), np.asarray(y, a.dtype)
     with keras_floatx(keras_dtype(b)):
         for _ in range(steps):
             k_losses.append(b.train_on_batch(x, y)[0])
-            n_losses.append(a.train_on_batch(x_n, y_n)[0])
+            if via == "fit":
+                n_losses.append(a.fit(x_n, y_n, batch_size=len(x_n), epochs=1, shuffle=False,
+                                      verbose=0).history["loss"][0])
+            else:
+                n_losses.append(a.train_on_batch(x_n, y_n)[0])
+            trajectory.append(max(diff(wa, wb)[0] for wa, wb in zip(a.get_weights(), b.get_weights())))
     if replays and not all(r.in_step_with_keras() for r in replays):
         raise RuntimeError("compare_steps: Keras drew a different number of dropout masks than were replayed")
     opt = type(a.optimizer).__name__
-    stage = f"{steps} {opt} steps" + (" (masks)" if replays else "")
+    stage = f"{steps} {opt} steps ({via})" + (" (masks)" if replays else "")
     report.add(stage, "loss at every step", np.array(n_losses), np.array(k_losses), t["loss"],
-               note="each step's loss, before its update (what train_on_batch returns)")
+               note="each step's loss, before its update")
     report.rows[-1].nnscratch, report.rows[-1].keras = float(n_losses[-1]), float(k_losses[-1])
     for name, wa, wb in zip(_param_names(a), a.get_weights(), b.get_weights()):
         report.add(stage, name, wa, wb, t["steps"])
+    return trajectory
 
 
 def compare_fit(report, nn, km, x, y, batch_size=128, dropout_on=False):
