@@ -15,12 +15,14 @@ environment variable ``NNSCRATCH_BACKEND=numpy|numba`` (read on first use).
 
 Threads
 -------
-Two thread pools live in one process: OpenBLAS's (matrix products) and Numba's (``prange`` kernels).
-Both spin for a while after a parallel region; two pools spinning on the same cores slow each
-other down many times over.  The policy: OpenBLAS owns the cores for the matrix products; Numba's
-training kernels run on the calling thread (their ``prange`` loops still vectorise).  Work that is
-parallel in Numba alone (the kNN distance kernel) asks for its threads with :func:`numba_threads`,
-which sets them and restores the previous number afterwards.
+Two thread pools can live in one process: OpenBLAS's (matrix products) and Numba's (``prange``
+loops, OpenMP).  Both spin for a while after a parallel region, and two pools spinning on the same
+cores slow each other down many times over.  The policy:
+
+* training and inference: OpenBLAS owns the cores for the matrix products; every Numba kernel of
+  the training path is serial (``kernels.py``), so Numba's pool is never woken;
+* work that is parallel in Numba alone (the kNN distance kernels) asks for its threads with
+  :func:`numba_threads`, which sets them and restores the previous number afterwards.
 """
 import contextlib
 import os
@@ -79,14 +81,3 @@ def numba_threads(n):
     finally:
         numba.set_num_threads(old)
 
-
-@contextlib.contextmanager
-def loop_threads():
-    """The thread policy of a training or inference loop (``fit``, ``evaluate``, ``predict``,
-    ``train_on_batch``): OpenBLAS keeps its threads for the matrix products, Numba's kernels run on
-    the calling thread, so the two pools never spin against each other.  Restored afterwards."""
-    if not fast():
-        yield
-        return
-    with numba_threads(1):
-        yield

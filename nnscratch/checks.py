@@ -35,19 +35,28 @@ def verbosity(value, what):
 
 
 def features(model, x, what):
-    """``x`` as a C-contiguous array of the model's dtype, shape ``(N, D)``, finite; builds the model
-    from ``x``'s shape if it is not built yet."""
+    """``x`` as a C-contiguous array of the model's dtype, shape ``(N,) + sample shape`` (``(N, D)``
+    for Dense models), finite; builds the model from ``x``'s shape if it is not built yet."""
     x = np.asarray(x)
     if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(f"{what}: x must hold numbers, got an array of {x.dtype}")
-    if x.ndim != 2:
-        hint = " Flatten images first, e.g. x.reshape(len(x), -1)." if x.ndim > 2 else ""
-        raise ValueError(f"{what}: x must be 2-D (samples, features), got shape {x.shape}.{hint}")
+    if x.ndim < 2:
+        raise ValueError(f"{what}: x must have a batch axis and at least one feature axis, "
+                         f"(samples, features), got shape {x.shape}")
     if not model.built:
-        model.build(x.shape[1])
-    if x.shape[1] != model.input_dim:
-        raise ValueError(f"{what}: x has {x.shape[1]} features per sample but the model expects "
-                         f"{model.input_dim} (input_shape=({model.input_dim},))")
+        model.build(x.shape[1:])
+    expected = tuple(model.sample_shape)
+    if x.shape[1:] != expected:
+        hint = ""
+        if len(expected) == 1 and x.ndim > 2 and int(np.prod(x.shape[1:])) == expected[0]:
+            hint = " Flatten images first, e.g. x.reshape(len(x), -1), or start the model with Flatten()."
+        elif len(expected) == x.ndim and expected[-1] == 1 and x.shape[1:] == expected[:-1]:
+            hint = " Add the channel axis, e.g. x[..., None] or x.reshape(len(x), *input_shape)."
+        if len(expected) == 1 and x.ndim == 2:
+            raise ValueError(f"{what}: x has {x.shape[1]} features per sample but the model expects "
+                             f"{expected[0]} (input_shape={expected})")
+        raise ValueError(f"{what}: x has samples of shape {x.shape[1:]} but the model expects "
+                         f"{expected} (input_shape={expected}).{hint}")
     if x.shape[0] == 0:
         raise ValueError(f"{what}: x has no samples")
     x = np.ascontiguousarray(x, dtype=model.dtype)

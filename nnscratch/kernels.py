@@ -19,22 +19,23 @@ Conventions
   bit the NumPy arithmetic (and therefore Keras's).
 * Activations are passed as ``activations.Code`` numbers: 0 linear, 1 sigmoid, 2 relu, 3 tanh,
   4 softmax (``Activation.code``).
-* Threads: the kernels written with ``prange`` (dropout, the optimizers) use ``prange`` so that
-  Numba can prove the iterations independent and vectorise them; how many threads they get is
-  decided in ``backend.py``, not here.
+* Threads: none.  Every kernel runs on the calling thread, between the matrix products that
+  OpenBLAS runs on its own threads, so no second thread pool ever spins beside OpenBLAS's (Numba's
+  OpenMP workers spin-wait after a parallel loop; on a busy machine that stalled whole epochs).
+  Vectorisation needs no threads: ``error_model="numpy"`` lets LLVM vectorise the loops.
 """
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
-_fast = dict(cache=True, fastmath=FASTMATH, nogil=True)
-_fast_parallel = dict(cache=True, fastmath=FASTMATH, nogil=True, parallel=True)
-_exact_parallel = dict(cache=True, nogil=True, parallel=True)   # no fastmath: NumPy's arithmetic
-_exact = dict(cache=True, nogil=True)
+# error_model="numpy": a division by zero gives inf/nan as in NumPy instead of raising, so Numba
+# leaves out the per-element zero checks that would keep LLVM from vectorising the loops.
+_fast = dict(cache=True, fastmath=FASTMATH, nogil=True, error_model="numpy")
+_exact = dict(cache=True, nogil=True, error_model="numpy")      # no fastmath: NumPy's arithmetic
 
 
 # ================================================================================ activations
@@ -140,23 +141,23 @@ def activation_backward(z, a, da, act, dz, db):
 
 
 # ==================================================================================== dropout
-@njit(**_fast_parallel)
+@njit(**_fast)
 def dropout_forward(x, u, rate, scale, mask, out):
     """``keep = u >= rate; mask = keep * scale; out = x * mask`` in one pass: ``Dropout.forward``.
     ``u`` holds the layer's uniform draws (the same draws on both backends).  ``x, u, mask, out: (N, M)``."""
     N, M = x.shape
-    for i in prange(N):
+    for i in range(N):
         for j in range(M):
             m = scale if u[i, j] >= rate else scale * 0
             mask[i, j] = m
             out[i, j] = x[i, j] * m
 
 
-@njit(**_fast_parallel)
+@njit(**_fast)
 def dropout_keep(x, keep, scale, mask, out):
     """``mask = keep * scale; out = x * mask`` for a given boolean ``keep`` (``Dropout.mask_source``)."""
     N, M = x.shape
-    for i in prange(N):
+    for i in range(N):
         for j in range(M):
             m = scale if keep[i, j] else scale * 0
             mask[i, j] = m
@@ -221,11 +222,11 @@ def crossentropy(p, y, dp, lo, hi):
 # ================================================================================= optimizers
 # No fastmath: without 'contract' (FMA) and 'arcp' (reciprocals) LLVM performs exactly the float32
 # (or float64) operations NumPy performs, in the same order, so an update is bit for bit the one in
-# optimizers.py.  ``prange`` lets LLVM vectorise sqrt and division (a ``range`` loop stays scalar).
+# optimizers.py (sqrt and division still vectorise, see error_model above).
 
-@njit(**_exact_parallel)
+@njit(**_exact)
 def _adam_one(w, g, m, v, one_minus_beta_1, one_minus_beta_2, alpha, eps):
-    for k in prange(w.size):
+    for k in range(w.size):
         gk = g[k]
         mk = m[k] + (gk - m[k]) * one_minus_beta_1
         vk = v[k] + (gk * gk - v[k]) * one_minus_beta_2
@@ -243,15 +244,15 @@ def adam_update(ws, gs, ms, vs, one_minus_beta_1, one_minus_beta_2, alpha, eps):
         _adam_one(ws[p], gs[p], ms[p], vs[p], one_minus_beta_1, one_minus_beta_2, alpha, eps)
 
 
-@njit(**_exact_parallel)
+@njit(**_exact)
 def _sgd_one(w, g, lr):
-    for k in prange(w.size):
+    for k in range(w.size):
         w[k] = w[k] - g[k] * lr
 
 
-@njit(**_exact_parallel)
+@njit(**_exact)
 def _sgd_momentum_one(w, g, v, lr, momentum, nesterov):
-    for k in prange(w.size):
+    for k in range(w.size):
         vk = v[k] * momentum
         vk = vk - g[k] * lr
         v[k] = vk

@@ -50,10 +50,15 @@ class Layer:
 
     def __init__(self, name=None, input_shape=None, dtype=None):
         self.name = name or _unique_name(_snake_case(type(self).__name__))
-        self.input_shape = tuple(input_shape) if input_shape is not None else None
-        if self.input_shape is not None and len(self.input_shape) != 1:
-            raise ValueError(f"{self.name}: input_shape must be a 1-tuple such as (784,), "
-                             f"got {input_shape!r} (nnscratch layers take flat feature vectors)")
+        if input_shape is not None:
+            if isinstance(input_shape, (int, np.integer)):
+                input_shape = (input_shape,)
+            if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+                       for d in input_shape) or len(input_shape) == 0:
+                raise ValueError(f"{self.name}: input_shape must be a tuple of positive integers (one "
+                                 f"sample's shape, without the batch axis), e.g. (784,) or (28, 28, 1); "
+                                 f"got {input_shape!r}")
+        self.input_shape = tuple(int(d) for d in input_shape) if input_shape is not None else None
         self.dtype = dtype
         self.built = False
         self.built_input_shape = None
@@ -127,7 +132,10 @@ class Dense(Layer):
         self.seed = seed
 
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
+        if len(input_shape) != 1:
+            raise ValueError(f"{self.name}: Dense takes flat inputs (N, D), but receives samples of shape "
+                             f"{tuple(input_shape)}; add a Flatten() layer before it")
+        return (self.units,)
 
     def weight_shapes(self, input_shape):
         return [(int(input_shape[-1]), self.units), (self.units,)]
@@ -286,4 +294,25 @@ class Dropout(Layer):
         return {"name": self.name, "rate": self.rate, "input_shape": self.input_shape}
 
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Dropout)}
+class Flatten(Layer):
+    """Reshape each sample to one row: ``(N, d1, d2, ...) -> (N, d1*d2*...)``, as ``keras.layers.Flatten``
+    (row-major order, so a channels-last image ``(28, 28, 1)`` becomes its 784 pixels row by row).
+    No parameters; the backward pass reshapes the gradient back: ``dx = da.reshape(x.shape)``."""
+
+    def compute_output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x, training=False):
+        """``a = x.reshape(N, -1)`` (a view, no copy)."""
+        self.cache = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, da, need_dx=True):
+        """``dx = da.reshape(x.shape)``."""
+        return da.reshape(self.cache)
+
+    def get_config(self):
+        return {"name": self.name, "input_shape": self.input_shape}
+
+
+LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Dropout, Flatten)}

@@ -113,7 +113,13 @@ class Sequential:
 
     @property
     def input_dim(self):
+        """Features per sample for flat inputs (the last axis of :attr:`sample_shape`)."""
         return self.layers[0].input_dim if self.built else None
+
+    @property
+    def sample_shape(self):
+        """The shape of one input sample, without the batch axis: ``(784,)``, ``(28, 28, 1)``."""
+        return self.layers[0].built_input_shape if self.built else None
 
     @property
     def output_dim(self):
@@ -226,9 +232,8 @@ class Sequential:
         """Keras's ``train_on_batch``: one step on the given batch; returns the loss (and accuracy)."""
         self._require_compiled("train_on_batch")
         x, y = checks.features_and_targets(self, x, y, "train_on_batch")
-        with backend.loop_threads():
-            loss, p = self.train_step(x, y)
-            accuracy = float(np.mean(p.argmax(1) == y.argmax(1)))
+        loss, p = self.train_step(x, y)
+        accuracy = float(np.mean(p.argmax(1) == y.argmax(1)))
         return [float(loss), accuracy] if self.metrics else float(loss)
 
     def _require_compiled(self, what):
@@ -279,45 +284,44 @@ class Sequential:
         history = self.history = History()
         history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         self.stop_training = False
-        with backend.loop_threads():
-            for epoch in range(epochs):
-                if verbose:
-                    print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-                bar = ProgressBar(steps, verbose)
-                start = time.perf_counter()
-                order = self.rng.permutation(n) if shuffle else None
-                loss_sum, correct, seen = 0.0, 0, 0
+        for epoch in range(epochs):
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+            bar = ProgressBar(steps, verbose)
+            start = time.perf_counter()
+            order = self.rng.permutation(n) if shuffle else None
+            loss_sum, correct, seen = 0.0, 0, 0
 
-                def running_logs():
-                    """Keras's logged values: means over the samples seen so far this epoch."""
-                    if self.metrics:
-                        return {"accuracy": correct / seen, "loss": loss_sum / seen}
-                    return {"loss": loss_sum / seen}
+            def running_logs():
+                """Keras's logged values: means over the samples seen so far this epoch."""
+                if self.metrics:
+                    return {"accuracy": correct / seen, "loss": loss_sum / seen}
+                return {"loss": loss_sum / seen}
 
-                for step in range(steps):
-                    rows = slice(step * batch_size, min((step + 1) * batch_size, n))
-                    if order is None:
-                        xb, yb, labels = x[rows], y[rows], y_class[rows]
-                    else:
-                        idx = order[rows]
-                        xb, yb, labels = self._batch(x, idx, "x"), self._batch(y, idx, "y"), y_class[idx]
-                    loss, p = self.train_step(xb, yb)
-                    loss_sum += float(loss) * len(p)
-                    correct += int(np.count_nonzero(p.argmax(axis=1) == labels))
-                    seen += len(p)
-                    bar.update(1, running_logs)         # called only when the bar redraws
-                logs = running_logs()
-                if validation_data is not None:
-                    val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
-                    val = val if isinstance(val, list) else [val]
-                    if self.metrics:
-                        logs["val_accuracy"] = val[1]
-                    logs["val_loss"] = val[0]
-                seconds = time.perf_counter() - start
-                bar.close(logs)
-                history._append(epoch, logs, seconds)
-                if self.stop_training:
-                    break
+            for step in range(steps):
+                rows = slice(step * batch_size, min((step + 1) * batch_size, n))
+                if order is None:
+                    xb, yb, labels = x[rows], y[rows], y_class[rows]
+                else:
+                    idx = order[rows]
+                    xb, yb, labels = self._batch(x, idx, "x"), self._batch(y, idx, "y"), y_class[idx]
+                loss, p = self.train_step(xb, yb)
+                loss_sum += float(loss) * len(p)
+                correct += int(np.count_nonzero(p.argmax(axis=1) == labels))
+                seen += len(p)
+                bar.update(1, running_logs)         # called only when the bar redraws
+            logs = running_logs()
+            if validation_data is not None:
+                val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
+                val = val if isinstance(val, list) else [val]
+                if self.metrics:
+                    logs["val_accuracy"] = val[1]
+                logs["val_loss"] = val[0]
+            seconds = time.perf_counter() - start
+            bar.close(logs)
+            history._append(epoch, logs, seconds)
+            if self.stop_training:
+                break
         return history
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto"):
@@ -331,14 +335,13 @@ class Sequential:
         steps = -(-n // batch_size)
         bar = ProgressBar(steps, verbose)
         loss_sum, correct = 0.0, 0
-        with backend.loop_threads():
-            for step in range(steps):
-                rows = slice(step * batch_size, min((step + 1) * batch_size, n))
-                p = self.forward(x[rows], training=False)
-                loss, _ = self.loss_and_gradient(y[rows], p)
-                loss_sum += float(loss) * len(p)
-                correct += int(np.count_nonzero(p.argmax(axis=1) == y[rows].argmax(axis=1)))
-                bar.update(1)
+        for step in range(steps):
+            rows = slice(step * batch_size, min((step + 1) * batch_size, n))
+            p = self.forward(x[rows], training=False)
+            loss, _ = self.loss_and_gradient(y[rows], p)
+            loss_sum += float(loss) * len(p)
+            correct += int(np.count_nonzero(p.argmax(axis=1) == y[rows].argmax(axis=1)))
+            bar.update(1)
         logs = {"accuracy": correct / n, "loss": loss_sum / n} if self.metrics else {"loss": loss_sum / n}
         bar.close(logs)
         return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
@@ -352,19 +355,17 @@ class Sequential:
         steps = -(-n // batch_size)
         out = np.empty((n, self.output_dim), dtype=self.dtype)
         bar = ProgressBar(steps, verbose)
-        with backend.loop_threads():
-            for step in range(steps):
-                rows = slice(step * batch_size, min((step + 1) * batch_size, n))
-                out[rows] = self.forward(x[rows], training=False)
-                bar.update(1)
+        for step in range(steps):
+            rows = slice(step * batch_size, min((step + 1) * batch_size, n))
+            out[rows] = self.forward(x[rows], training=False)
+            bar.update(1)
         bar.close()
         return out
 
     def __call__(self, x, training=False):
         """``model(x)``: one forward pass over all of ``x`` (Keras's direct call); a new array."""
         x = checks.features(self, x, "model(x)")
-        with backend.loop_threads():
-            return np.array(self.forward(x, training=training), copy=True)
+        return np.array(self.forward(x, training=training), copy=True)
 
     # ------------------------------------------------------------------ weights
     def get_weights(self):
@@ -405,7 +406,7 @@ class Sequential:
                  row(("Layer (type)", "Output Shape", "Param #"), "┃"),
                  rule("┡", "╇", "┩", "━")]
         for i, layer in enumerate(self.layers):
-            shape = f"(None, {layer.output_dim})" if layer.built else "?"
+            shape = str((None,) + tuple(layer.output_shape)) if layer.built else "?"
             params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
             lines.append(row((f"{layer.name} ({type(layer).__name__})", shape, params), "│"))
             if i < len(self.layers) - 1:

@@ -221,14 +221,19 @@ def test_evaluate_and_predict_equal_the_readable_forward_and_loss(make):
         assert acc == np.mean(p.argmax(1) == y.argmax(1))
 
 
-def test_thread_settings_are_restored_after_fit():
+def test_training_kernels_never_wake_a_second_thread_pool():
+    """The thread policy (backend.py): OpenBLAS owns the cores during training, so no kernel on the
+    training path may be a parallel (OpenMP) Numba function, and fit leaves Numba's settings alone."""
     import numba
+    from nnscratch import kernels
+    jitted = [f for f in vars(kernels).values() if isinstance(f, numba.core.registry.CPUDispatcher)]
+    assert len(jitted) >= 8
+    assert [f.__name__ for f in jitted if f.targetoptions.get("parallel")] == []
     before = numba.get_num_threads()
     with backend.use("numba"):
         m = workshop_model("float32", 0.2)
         x, y = data(n=64)
         m.fit(x, y, batch_size=16, epochs=1, verbose=0)
-        m.predict(x, verbose=0)
     assert numba.get_num_threads() == before
 
 
