@@ -380,11 +380,8 @@ def machine_info():
             "blas": [{k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
                      for i in threadpool_info() if i.get("user_api") == "blas"],
             "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS_") or k in ENV_KEYS}}
-    for mod in ("numba", "tensorflow", "keras", "threadpoolctl"):
-        try:
-            info[mod] = __import__(mod).__version__ if mod != "tensorflow" else _tf_version()
-        except Exception:                                    # not installed: say so
-            info[mod] = None
+    for dist in ("numba", "tensorflow", "keras", "torch", "threadpoolctl"):
+        info[dist] = _version(dist)
     try:
         import numba
         info["numba_threads"] = numba.config.NUMBA_NUM_THREADS
@@ -394,13 +391,14 @@ def machine_info():
     return info
 
 
-def _tf_version():
-    """TensorFlow's version without importing it (slow, and it would start thread pools here)."""
-    from importlib.metadata import version
-    for dist in ("tensorflow-cpu", "tensorflow"):
+def _version(dist):
+    """An installed distribution's version without importing it (TensorFlow would start its thread
+    pools in this process); None if it is not installed here (the PyTorch side may use --torch-path)."""
+    from importlib.metadata import PackageNotFoundError, version
+    for name in ([dist + "-cpu", dist] if dist == "tensorflow" else [dist]):
         try:
-            return version(dist)
-        except Exception:
+            return version(name)
+        except PackageNotFoundError:
             continue
     return None
 
@@ -676,7 +674,7 @@ def main_compare(args, cfg):
             if kind:
                 a, b, load = a[kind], b[kind], b["load1_median"]
                 a_best, a_med, b_best, b_med = a["best_ms"], a["median_ms"], b["best_ms"], b["median_ms"]
-                label = f"{w} {kind}"
+                label = f"predict {'()' if kind == 'predict' else 'direct'}"
             else:
                 a_best, a_med, b_best, b_med, load = a["best_s"], a["median_s"], b["best_s"], b["median_s"], \
                     b["load1_median"]
