@@ -647,9 +647,9 @@ def main_compare(args, cfg):
         t0 = time.perf_counter()
         runs = interleave(sides, groups, cfg, cfg["rounds"], gemm=False)
         for x in runs:                          # the worker must have imported the tree it was given
-            got = x["result"].get("nnscratch_file", "")
-            want = trees[x["side"]][0]
-            if got and not got.startswith(want + os.sep):
+            got = os.path.realpath(x["result"].get("nnscratch_file", ""))
+            want = os.path.realpath(trees[x["side"]][0])
+            if "error" not in x["result"] and not got.startswith(want + os.sep):
                 raise RuntimeError(f"--compare: the {x['side']} worker imported {got}, not the tree {want}: "
                                    "an installed nnscratch shadows PYTHONPATH")
         summary = summarize(runs, sides, groups)
