@@ -131,11 +131,11 @@ def test_nan_loss_stops_before_the_update_and_keeps_history(data):
 
 
 def test_nan_message_says_when_the_weights_were_already_broken(data):
-    """An earlier update that diverged leaves inf in the weights (set here by hand, as a runaway
+    """An earlier update that diverged leaves NaN in the weights (set here by hand, as a runaway
     step would); the next loss is NaN and the message must not claim the weights are fine."""
     x, y = data
     m = model()
     m.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    m.layers[0].kernel[0, :] = np.inf
+    m.layers[0].kernel[0, :] = np.nan
     with pytest.raises(FloatingPointError, match=r"already held NaN or infinite values before this step \(weight arrays \[0\]\)"):
         m.fit(x, y, batch_size=8, epochs=1, verbose=0)
