@@ -1,8 +1,10 @@
 """nnscratch: a neural network from scratch in NumPy that computes exactly what Keras computes.
 
 Start reading at ``models.py`` (one training step, top to bottom), then ``layers.py`` (each layer's
-forward and backward side by side), ``losses.py`` and ``optimizers.py``.
+forward and backward side by side), ``losses.py`` and ``optimizers.py``.  ``fit`` runs exactly
+these methods; ``backend.py`` says where the Numba kernels sit beside them.
 """
+import importlib
 __version__ = "0.1.0"
 
 from . import activations, datasets, gradcheck, initializers, layers, losses, optimizers, utils
@@ -11,6 +13,21 @@ from .models import History, Sequential
 from .saving import load_model
 from .utils import set_random_seed
 from . import keras  # the tf.keras surface: `import nnscratch as tf; tf.keras.Sequential()` (last: it uses the rest)
+
+# Reached as attributes after a plain ``import nnscratch``, imported on first use (so importing
+# nnscratch stays fast and never loads scikit-learn, matplotlib or Numba before they are needed).
+_LAZY = ("backend", "checks", "kernels", "neighbors", "plotting", "saving", "workshop", "zoo")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'nnscratch' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = ["Sequential", "History", "load_model", "set_random_seed", "set_backend", "get_backend",
            "keras", "activations", "datasets",

@@ -1,5 +1,8 @@
 """Saving and loading models: :func:`save_model` (``model.save``) and :func:`load_model`.
 
+(Longer than the other modules on purpose: a model file may be hostile, and each check that keeps a
+damaged or edited file from allocating, unpickling or half-loading is spelled out here, one by one.)
+
 The file format, ``nnscratch-model-v1``
 ---------------------------------------
 One ``.npz`` file: a zip archive (entries stored, as ``numpy.savez`` writes them) of ``.npy`` arrays::
