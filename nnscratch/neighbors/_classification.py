@@ -297,6 +297,15 @@ class KNeighborsClassifier:
                 "chunk_rows": self.chunk_rows, "working_memory": self.working_memory,
                 "selection": self.selection, "n_jobs": self.n_jobs}
 
+    def set_params(self, **params):
+        """Set parameters by name, as scikit-learn does; they are checked at the next fit/predict."""
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"unknown parameter {name!r}; valid parameters: {sorted(valid)}")
+            setattr(self, name, value)
+        return self
+
     def __repr__(self):
         return (f"KNeighborsClassifier(n_neighbors={self.n_neighbors}, weights={self.weights!r}, "
                 f"p={self.p})")

@@ -37,6 +37,7 @@ _U32 = 2.0 ** -24        # unit roundoff of float32
 _U64 = 2.0 ** -53        # unit roundoff of float64
 _TINY32 = 2.0 ** -140    # generous absolute error of float32 underflow (smallest subnormal 2^-149)
 _DBL_SAFE = np.finfo(np.float64).max / 16
+_FLT_MAX = float(np.finfo(np.float32).max)
 RANK = 64                # screening dimension m when d > 2 * RANK
 REPLAY_BATCH = 16        # tied rows replayed per BLAS pass (memory: 16 * n_train * 8 bytes)
 
@@ -104,9 +105,9 @@ def flag_ties(bv, cnt, tol):
 
 
 @numba.njit(cache=True, nogil=True)
-def smallest_rows(H, cap, probes, finite):
-    """probes[i] = indices of the cap smallest H[i, j] (one pass, an insertion buffer);
-    finite[i] = whether row i is finite (if not, probes[i] = 0..cap-1).
+def smallest_rows(H, cap, finite, probes):
+    """probes[i] = indices of the cap smallest H[i, j] (one pass, an insertion buffer), for the
+    rows with finite[i] (the rows the float32 GEMM cannot overflow).
 
     Replaces ``np.argpartition(H, cap - 1, axis=1)[:, :cap]`` without its (rows x n) index matrix;
     a test asserts they pick the same values.
@@ -114,19 +115,15 @@ def smallest_rows(H, cap, probes, finite):
     R, n = H.shape
     buf = np.empty(cap)
     for i in range(R):
+        if not finite[i]:
+            continue
         cnt = 0
-        ok = True
-        for j in range(n):
+        for j in range(cap):
+            cnt = _insert_sorted(buf, probes[i], cnt, cap, np.float64(H[i, j]), j)
+        for j in range(cap, n):
             v = np.float64(H[i, j])
-            if not (v - v == 0.0):           # NaN or infinity
-                ok = False
-                break
-            if cnt < cap or v < buf[cap - 1]:
-                cnt = _insert_sorted(buf, probes[i], cnt, cap, v, j)
-        finite[i] = ok
-        if not ok:
-            for a in range(cap):
-                probes[i, a] = a
+            if v < buf[cap - 1]:
+                _insert_sorted(buf, probes[i], cnt, cap, v, j)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -180,24 +177,25 @@ def manhattan_chunk(XcT, Y, round32, out):
     """out[r, j] = sum_f |XcT[f, r] - Y[j, f]|, float64 sum in f order (== ``manhattan_pair``).
 
     Replaces ``np.abs(Xc[:, None, :] - Y[None, :, :]).sum(-1)`` (which sums pairwise, not in
-    scikit-learn's order).  Vectorised over 32 queries at a time: each lane keeps its own
-    sequential sum, so nothing is reassociated.
+    scikit-learn's order).  Vectorised over 32 queries at a time (a fixed trip count, so LLVM
+    vectorises it): each lane keeps its own sequential sum, so nothing is reassociated.
     """
     K, R = XcT.shape
     n = Y.shape[0]
     RT = 32
-    acc = np.empty(RT)
-    for r0 in range(0, R, RT):
-        r1 = min(R, r0 + RT)
+    for r0 in range(0, R - R % RT, RT):
         for j in range(n):
-            for r in range(RT):
-                acc[r] = 0.0
+            acc = np.zeros(RT)
             for f in range(K):
                 yv = Y[j, f]
-                for r in range(r1 - r0):
-                    acc[r] += abs(np.float64(XcT[f, r0 + r] - yv))
-            for r in range(r1 - r0):
+                xs = XcT[f, r0:r0 + RT]
+                for r in range(RT):
+                    acc[r] += abs(np.float64(xs[r] - yv))
+            for r in range(RT):
                 out[r0 + r, j] = np.float64(np.float32(acc[r])) if round32 else acc[r]
+    for r in range(R - R % RT, R):                    # the last R % 32 queries, one by one
+        for j in range(n):
+            out[r, j] = manhattan_pair(XcT[:, r], Y[j], round32)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -234,8 +232,8 @@ def principal_directions(Y, m, scale, max_rows=8192):
 
     Only the screen's sharpness depends on W; its correctness holds for any W (sigma = ||W||_2)."""
     Z = (Y[:: max(1, Y.shape[0] // max_rows)] * scale).astype(np.float32)
-    Z = Z - Z.mean(axis=0)
-    _, vecs = np.linalg.eigh((Z.T @ Z).astype(np.float64))
+    Z -= Z.mean(axis=0)
+    _, vecs = np.linalg.eigh((Z.T @ Z).astype(np.float64))           # ascending eigenvalues
     return np.ascontiguousarray(vecs[:, ::-1][:, :m], dtype=np.float32)
 
 
@@ -243,6 +241,11 @@ class EuclideanSearch:
     """p=2: values are squared distances ||x - y||^2; see the module docstring for the screen."""
 
     def __init__(self, Y, selection="scan"):
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(1, "blas"):    # small LAPACK calls: threads only cost here
+            self._fit(Y, selection)
+
+    def _fit(self, Y, selection):
         n, d = Y.shape
         self.Y, self.selection = Y, selection
         self.yn = np.empty(n)
@@ -269,15 +272,22 @@ class EuclideanSearch:
         self.m = m
         self._y_blas = None
 
-    def _project(self, X, out):
-        """out[:, :m] = f32(s W^T x) (f32(s x) without W); returns nothing."""
+    def _project(self, X, out, block=4096):
+        """out[:, :m] = f32(s W^T x) (f32(s x) without W), ``block`` rows at a time."""
         m = out.shape[1] - 1
-        out[:, :m] = X @ self._sW if self.W is not None else X * self.scale
+        for i in range(0, X.shape[0], block):
+            Xb = X[i:i + block]
+            out[i:i + block, :m] = Xb @ self._sW if self.W is not None else Xb * self.scale
 
     def nbytes(self):
         return self.yn.nbytes + self.b_aug.nbytes + (0 if self.W is None else self.W.nbytes + self._sW.nbytes)
 
     def chunk(self, X, lo, hi, k, on_y, vals, inds):
+        """Queries X[lo:hi]: project, one float32 GEMM, probes, exact candidates, tie replay.
+
+        E_i = gamma_{m+1} (2 ||a_i|| B + B^2) + 2 u B^2 (+ float64 and underflow slack), B = max ||b_j||;
+        eps_i = rho (||s x_i|| + max ||s y_j||), rho = u (W = I) or u (sigma + g) + g, g = gamma_d ||W||_F.
+        """
         Xc, Y, m = X[lo:hi], self.Y, self.m
         r, n = Xc.shape[0], Y.shape[0]
         cap = min(k + 1, n)
@@ -291,18 +301,19 @@ class EuclideanSearch:
         del a64
         xa[:, :m] *= -2
         xa[:, m] = 1.0
+        # every partial sum of the GEMM is <= (1 + 1e-3) (B^2 + 2 ||a_i|| B), B = max ||b_j||:
+        # below float32's largest value (and 2 a_i too), the row of H is finite
+        ga = np.sqrt(asq)
+        finite = (np.maximum(self.B ** 2 + 2 * ga * self.B, 2 * ga) * 1.001 < _FLT_MAX)
         with np.errstate(over="ignore", invalid="ignore"):
             H = xa @ self.b_aug.T                                     # ||b||^2 - 2 a.b, float32
         del xa
-        probes = np.empty((r, cap), dtype=np.int64)
-        finite = np.empty(r, dtype=np.bool_)
+        probes = np.zeros((r, cap), dtype=np.int64)                  # unused where not finite
         if self.selection == "argpartition":
-            probes[:] = np.argpartition(H, cap - 1, axis=1)[:, :cap]
-            finite[:] = np.isfinite(H).all(axis=1)
+            probes[finite] = np.argpartition(H[finite], cap - 1, axis=1)[:, :cap]
         else:
-            smallest_rows(H, cap, probes, finite)
+            smallest_rows(H, cap, finite, probes)
         s, d = self.scale, Y.shape[1]
-        ga = np.sqrt(asq)
         E = (gamma(m + 1, _U32) * (2 * ga * self.B + self.B ** 2) + 2 * _U32 * self.B ** 2
              + 4 * gamma(m + 2, _U64) * asq + (m + 2) * _TINY32)
         eps = self.rho * s * (np.sqrt(xn) + math.sqrt(self.ymax2)) + 2 * math.sqrt(m) * _TINY32
@@ -338,6 +349,7 @@ class ManhattanSearch:
         return 0
 
     def chunk(self, X, lo, hi, k, on_y, vals, inds):
+        """Queries X[lo:hi]: every exact value (n_train per query), the k+1 smallest, tie replay."""
         Xc, Y = X[lo:hi], self.Y
         _check_magnitude(np.abs(Xc).sum(axis=1, dtype=np.float64), "X")
         r, n = Xc.shape[0], Y.shape[0]
