@@ -8,7 +8,7 @@ single-threaded BLAS (scikit-learn's own 'parallel_on_X' strategy).  A row whose
 values contain a tie is finished by ``_sklearn_order`` (scikit-learn's heap and sort, replayed).
 
 EuclideanSearch (p=2): screen in float32, then exact float64 on the few candidates
-    a_i = f32(s W^T x_i),  b_j = f32(s W^T y_j)   W (d, m): top m=64 principal directions of Y
+    a_i = f32(s x_i) @ W,  b_j = f32(s y_j) @ W    W (d, m) float32: top m=64 principal directions of Y
                                                    (W = I when d <= 128); s a power of two with
                                                    max_j ||s y_j|| in [0.5, 1) (no overflow)
     H = [-2 a, 1] @ [b, f32 ||b||^2]^T = ||b_j||^2 - 2 a_i.b_j        one float32 GEMM per chunk
@@ -227,14 +227,16 @@ def _check_magnitude(sq, what):
                          "sum of |x| overflows); rescale the data, e.g. divide by its largest value")
 
 
-def principal_directions(Y, m, scale, max_rows=8192):
+def principal_directions(Y, m, scale, max_rows=4096):
     """W (d, m) float32: the top-m eigenvectors of the covariance of (a strided sample of) s Y.
 
     Only the screen's sharpness depends on W; its correctness holds for any W (sigma = ||W||_2)."""
-    Z = (Y[:: max(1, Y.shape[0] // max_rows)] * scale).astype(np.float32)
+    from scipy.linalg import eigh
+    Z = (Y[:: -(-Y.shape[0] // max_rows)] * scale).astype(np.float32)
     Z -= Z.mean(axis=0)
-    _, vecs = np.linalg.eigh((Z.T @ Z).astype(np.float64))           # ascending eigenvalues
-    return np.ascontiguousarray(vecs[:, ::-1][:, :m], dtype=np.float32)
+    d = Z.shape[1]
+    _, vecs = eigh((Z.T @ Z).astype(np.float64), subset_by_index=[d - m, d - 1])   # ascending
+    return np.ascontiguousarray(vecs[:, ::-1], dtype=np.float32)
 
 
 class EuclideanSearch:
@@ -257,11 +259,10 @@ class EuclideanSearch:
             self.W = principal_directions(Y, RANK, self.scale)
             W64 = self.W.astype(np.float64)
             self.sigma = float(np.linalg.norm(W64, 2)) * (1 + 1e-10)
-            wf = gamma(d, _U64) * float(np.linalg.norm(W64))
-            self.rho = wf + _U32 * (self.sigma + wf)
-            self._sW = W64 * self.scale
+            self.rho = _U32 * self.sigma + 1.01 * gamma(d, _U32) * float(np.linalg.norm(W64))
         else:
             self.W, self.sigma, self.rho = None, 1.0, _U32
+        self.tiny = 2 * (self.sigma * math.sqrt(d) + d * math.sqrt(RANK)) * _TINY32   # underflow
         m = d if self.W is None else RANK
         self.b_aug = np.empty((n, m + 1), dtype=np.float32)          # [b, ||b||^2]
         self._project(Y, self.b_aug)
@@ -273,20 +274,23 @@ class EuclideanSearch:
         self._y_blas = None
 
     def _project(self, X, out, block=4096):
-        """out[:, :m] = f32(s W^T x) (f32(s x) without W), ``block`` rows at a time."""
+        """out[:, :m] = f32(f32(s x) @ W) (f32(s x) without W), ``block`` rows at a time.
+
+        Error: ||out_i - s W^T x_i|| <= rho ||s x_i|| + tiny, rho = u sigma + 1.01 gamma_d ||W||_F
+        (float32 rounding of s x, then the float32 product), or u without W."""
         m = out.shape[1] - 1
         for i in range(0, X.shape[0], block):
-            Xb = X[i:i + block]
-            out[i:i + block, :m] = Xb @ self._sW if self.W is not None else Xb * self.scale
+            Xs = (X[i:i + block] * self.scale).astype(np.float32)
+            out[i:i + block, :m] = Xs if self.W is None else Xs @ self.W
 
     def nbytes(self):
-        return self.yn.nbytes + self.b_aug.nbytes + (0 if self.W is None else self.W.nbytes + self._sW.nbytes)
+        return self.yn.nbytes + self.b_aug.nbytes + (0 if self.W is None else self.W.nbytes)
 
     def chunk(self, X, lo, hi, k, on_y, vals, inds):
         """Queries X[lo:hi]: project, one float32 GEMM, probes, exact candidates, tie replay.
 
         E_i = gamma_{m+1} (2 ||a_i|| B + B^2) + 2 u B^2 (+ float64 and underflow slack), B = max ||b_j||;
-        eps_i = rho (||s x_i|| + max ||s y_j||), rho = u (W = I) or u (sigma + g) + g, g = gamma_d ||W||_F.
+        eps_i = rho (||s x_i|| + max ||s y_j||) + 2 tiny (``_project``, for a_i and for b_j).
         """
         Xc, Y, m = X[lo:hi], self.Y, self.m
         r, n = Xc.shape[0], Y.shape[0]
@@ -316,7 +320,7 @@ class EuclideanSearch:
         s, d = self.scale, Y.shape[1]
         E = (gamma(m + 1, _U32) * (2 * ga * self.B + self.B ** 2) + 2 * _U32 * self.B ** 2
              + 4 * gamma(m + 2, _U64) * asq + (m + 2) * _TINY32)
-        eps = self.rho * s * (np.sqrt(xn) + math.sqrt(self.ymax2)) + 2 * math.sqrt(m) * _TINY32
+        eps = self.rho * s * (np.sqrt(xn) + math.sqrt(self.ymax2)) + 2 * self.tiny
         tol = 8 * gamma(d + 2, _U64) * (xn + self.ymax2)              # |ours - BLAS's| < tol / 4
         fv, fi = np.empty((r, cap)), np.empty((r, cap), dtype=np.int64)
         flags = np.empty(r, dtype=np.bool_)
