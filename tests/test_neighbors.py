@@ -195,7 +195,7 @@ def test_default_chunk_for_full_mnist_is_bounded():
     assert me._plan(10000) == (64, 2)                        # 64 rows per chunk, 2 threads
     assert me._plan(3) == (2, 2) and me._plan(1) == (1, 1)   # no idle thread, no empty chunk
     me.n_features_in_ = 784
-    assert me.memory_bound(10000) < 0.16e9 < 4.8e9           # ~155 MB vs the full 4.8 GB
+    assert me.memory_bound(10000) < 0.17e9 < 4.8e9           # ~165 MB vs the full 4.8 GB
     me.n_jobs, me.working_memory = 16, 64                    # the budget caps threads * rows
     R, T = me._plan(10000)
     assert T == 16 and T * R * 60000 * 16 <= 64 * 2**20 and R == 4

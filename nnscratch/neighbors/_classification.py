@@ -165,13 +165,13 @@ class KNeighborsClassifier:
         """Upper bound (bytes) of what kneighbors/predict allocate besides the fitted data.
 
         T threads, R rows per chunk, n training rows, d features, k neighbours:
-        T * (R n 16 + R (d + 1) 16 + n 168 + 256 (2 d + 288) 8)    per-thread chunk, replay rows/tiles
+        T * (R n 16 + R (d + 1) 16 + n 168 + 4 MiB + 256 (2 d + 288) 8)    per thread: chunk, replay
         + n 8 (BLAS norms) + n_q (k + 1) 16 (outputs) + n_q n_classes 24 (scores) + 1 MiB.
         """
         self._check_fitted()
         R, T = self._plan(n_queries)
         n, d, k = self.n_samples_fit_, self.n_features_in_, self.n_neighbors
-        return int(T * (R * n * 16 + R * (d + 1) * 16 + n * 168 + SK_CHUNK * (2 * d + SK_CHUNK + 32) * 8)
+        return int(T * (R * n * 16 + R * (d + 1) * 16 + n * 168 + 2**22 + SK_CHUNK * (2 * d + SK_CHUNK + 32) * 8)
                    + n * 8 + n_queries * (k + 1) * 16 + n_queries * len(self.classes_) * 24 + 2**20)
 
     def _check_query(self, X, k):

@@ -1,5 +1,7 @@
 """The neighbour search: per query row, the k nearest training rows, exactly as scikit-learn finds them.
 
+(A little over 400 lines: the two search objects share the selection kernels and belong together.)
+
 One small object per metric keeps what it precomputes from the training rows ``Y (n, d)`` and
 answers ``search.chunk(X, lo, hi, k, on_y, vals, inds)``: the k nearest of the queries
 ``X[lo:hi]``, ascending, written into rows lo:hi of ``vals (n_q, k)`` / ``inds (n_q, k)``.
@@ -39,7 +41,7 @@ _TINY32 = 2.0 ** -140    # generous absolute error of float32 underflow (smalles
 _DBL_SAFE = np.finfo(np.float64).max / 16
 _FLT_MAX = float(np.finfo(np.float32).max)
 RANK = 64                # screening dimension m when d > 2 * RANK
-REPLAY_BATCH = 16        # tied rows replayed per BLAS pass (memory: 16 * n_train * 8 bytes)
+REPLAY_BYTES = 2**22      # tied rows replayed per BLAS pass: max(16, 4 MiB / (8 n_train)), <= 256
 
 
 def gamma(n, u):
@@ -333,11 +335,12 @@ class EuclideanSearch:
             if self._y_blas is None:
                 self._y_blas = blas_sqnorms(Y)     # the same values from any thread
             n_threads = sklearn_n_threads()
+            batch = max(16, min(SK_CHUNK, REPLAY_BYTES // (8 * n)))
             for tile in np.unique(flagged // SK_CHUNK):
                 ids = flagged[flagged // SK_CHUNK == tile]
-                for b in range(0, len(ids), REPLAY_BATCH):
-                    rows = sklearn_sqeuclidean_rows(X, ids[b:b + REPLAY_BATCH], Y, self._y_blas)
-                    for i, row in zip(ids[b:b + REPLAY_BATCH], rows):
+                for b in range(0, len(ids), batch):
+                    rows = sklearn_sqeuclidean_rows(X, ids[b:b + batch], Y, self._y_blas)
+                    for i, row in zip(ids[b:b + batch], rows):
                         replay_argkmin(row, k, on_y, n_threads, vals[i], inds[i])
 
 
