@@ -14,23 +14,29 @@ from sklearn.metrics._pairwise_distances_reduction import ArgKmin  # noqa: E402
 from sklearn.neighbors import KNeighborsClassifier as SkKNN  # noqa: E402
 
 from nnscratch import neighbors as nb  # noqa: E402
+from nnscratch.neighbors import _search, _sklearn_order  # noqa: E402
 from nnscratch.neighbors import KNeighborsClassifier, NotFittedError  # noqa: E402
 from nnscratch.utils import accuracy, confusion_matrix  # noqa: E402
 
 KS = (1, 3, 5, 9)
 
 
-def assert_same_as_sklearn(Xtr, ytr, Xte, p, ks=KS, weights=("uniform", "distance")):
+def assert_same_as_sklearn(Xtr, ytr, Xte, p, ks=KS, weights=("uniform", "distance"), dist_rtol=0):
     sk = SkKNN(n_neighbors=max(ks), p=p, algorithm="brute").fit(Xtr, ytr)
     for k in ks:
+        me = KNeighborsClassifier(n_neighbors=k, p=p).fit(Xtr, ytr)
+        sk.set_params(n_neighbors=k)
+        d_sk, i_sk = sk.kneighbors(Xte)                # the same for both weights
+        d_me, i_me = me.kneighbors(Xte)
+        np.testing.assert_array_equal(i_me, i_sk, err_msg=f"k={k} p={p}")
+        if dist_rtol:   # float64 data with no short binary expansion: last-bit differences
+            np.testing.assert_allclose(d_me, d_sk, rtol=dist_rtol, err_msg=f"k={k} p={p}")
+        else:
+            np.testing.assert_array_equal(d_me, d_sk, err_msg=f"k={k} p={p}")
         for w in weights:
-            sk.set_params(n_neighbors=k, weights=w)
-            me = KNeighborsClassifier(n_neighbors=k, weights=w, p=p).fit(Xtr, ytr)
+            sk.set_params(weights=w)
+            me.set_params(weights=w)
             msg = f"k={k} weights={w} p={p}"
-            d_sk, i_sk = sk.kneighbors(Xte)
-            d_me, i_me = me.kneighbors(Xte)
-            np.testing.assert_array_equal(i_me, i_sk, err_msg=msg)
-            np.testing.assert_array_equal(d_me, d_sk, err_msg=msg)
             np.testing.assert_array_equal(me.predict(Xte), sk.predict(Xte), err_msg=msg)
             np.testing.assert_array_equal(me.predict_proba(Xte), sk.predict_proba(Xte), err_msg=msg)
 
@@ -78,7 +84,7 @@ def test_digits_equal_sklearn(digits, p):
 @pytest.mark.parametrize("p", [2, 1])
 def test_mnist_sample_equal_sklearn(mnist_small, p):
     Xtr, ytr, Xte = mnist_small
-    assert_same_as_sklearn(Xtr, ytr, Xte, p)
+    assert_same_as_sklearn(Xtr, ytr, Xte, p, ks=(1, 4, 9))
 
 
 def test_massive_ties_equal_sklearn():
@@ -109,14 +115,14 @@ def test_replay_is_sklearns_heap():
     rng = np.random.default_rng(5)
     Y = rng.integers(0, 2, (1500, 4)).astype(np.float64)
     X = rng.integers(0, 2, (40, 4)).astype(np.float64)
-    n_threads = nb._sklearn_n_threads()
+    n_threads = _sklearn_order.sklearn_n_threads()
     for strategy in ("parallel_on_X", "parallel_on_Y"):
         for k in (2, 7, 17, 40):
             d_sk, i_sk = ArgKmin.compute(X, Y, k=k, metric="manhattan", strategy=strategy,
                                          return_distance=True)
             v, ind = np.empty(k), np.empty(k, dtype=np.int64)
             for a in range(len(X)):
-                nb._replay_argkmin(np.abs(X[a] - Y).sum(1), k, strategy == "parallel_on_Y",
+                _sklearn_order.replay_argkmin(np.abs(X[a] - Y).sum(1), k, strategy == "parallel_on_Y",
                                    n_threads, v, ind)
                 np.testing.assert_array_equal(ind, i_sk[a], err_msg=f"{strategy} k={k} row {a}")
                 np.testing.assert_array_equal(v, d_sk[a])
@@ -124,24 +130,27 @@ def test_replay_is_sklearns_heap():
 
 def test_thread_count_is_sklearns():
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-    assert nb._sklearn_n_threads() == _openmp_effective_n_threads()
+    assert _sklearn_order.sklearn_n_threads() == _openmp_effective_n_threads()
 
 
 def test_numba_kernels_match_numpy_references(mnist_small):
     Xtr, _, Xte = mnist_small
     Xc, Y = Xte[:37], Xtr[:300]
     V = np.empty((37, 300))
-    nb._manhattan_chunk(np.ascontiguousarray(Xc.T), Y, True, V)
-    ref = np.array([[nb._manhattan_pair(x, y, True) for y in Y] for x in Xc])
+    _search.manhattan_chunk(np.ascontiguousarray(Xc.T), Y, True, V)
+    ref = np.array([[_search.manhattan_pair(x, y, True) for y in Y] for x in Xc])
     np.testing.assert_array_equal(V, ref)
     np.testing.assert_allclose(V, np.abs(Xc[:, None, :].astype(np.float64) - Y[None]).sum(-1),
                                rtol=1e-6)
     H = (Xc @ Y.T).astype(np.float32)
     for cap in (1, 4, 10):
-        out = np.empty(37)
-        nb._kth_smallest_rows(H, cap, out)
-        part = np.argpartition(H, cap - 1, axis=1)[:, cap - 1:cap]
-        np.testing.assert_array_equal(out, np.take_along_axis(H, part, 1)[:, 0])
+        probes = np.full((37, cap), -1, dtype=np.int64)
+        finite = np.arange(37) != 5                          # row 5 is skipped
+        _search.smallest_rows(H, cap, finite, probes)
+        part = np.argpartition(H, cap - 1, axis=1)[:, :cap]
+        np.testing.assert_array_equal(np.sort(np.take_along_axis(H[finite], probes[finite], 1), 1),
+                                      np.sort(np.take_along_axis(H[finite], part[finite], 1), 1))
+        assert (probes[5] == -1).all()
 
 
 def test_chunked_equals_unchunked(mnist_small):
@@ -151,7 +160,8 @@ def test_chunked_equals_unchunked(mnist_small):
         ref = KNeighborsClassifier(5, weights="distance", p=p, chunk_rows=10**6).fit(Xtr, ytr)
         d0, i0 = ref.kneighbors(Xte)
         q0 = ref.predict_proba(Xte)
-        for kw in ({"chunk_rows": 1}, {"chunk_rows": 37}, {"selection": "argpartition"}):
+        for kw in ({"chunk_rows": 1}, {"chunk_rows": 37, "n_jobs": 1}, {"chunk_rows": 7, "n_jobs": 3},
+                   {"selection": "argpartition"}):
             me = KNeighborsClassifier(5, weights="distance", p=p, **kw).fit(Xtr, ytr)
             d1, i1 = me.kneighbors(Xte)
             np.testing.assert_array_equal(i1, i0)
@@ -181,10 +191,89 @@ def test_memory_stays_within_stated_bound(mnist_small, p):
 
 
 def test_default_chunk_for_full_mnist_is_bounded():
-    me = KNeighborsClassifier(3).fit(np.zeros((60000, 2), np.float32), np.zeros(60000))
-    assert me._chunk_rows(10000) == (256 * 2**20) // (16 * 60000) == 279
+    me = KNeighborsClassifier(3, n_jobs=2).fit(np.zeros((60000, 2), np.float32), np.zeros(60000))
+    assert me._plan(10000) == (64, 2)                        # 64 rows per chunk, 2 threads
+    assert me._plan(3) == (2, 2) and me._plan(1) == (1, 1)   # no idle thread, no empty chunk
     me.n_features_in_ = 784
-    assert me.memory_bound(10000) < 0.3e9 < 4.8e9   # ~280 MB vs the full 4.8 GB
+    assert me.memory_bound(10000) < 0.17e9 < 4.8e9           # ~165 MB vs the full 4.8 GB
+    me.n_jobs, me.working_memory = 16, 64                    # the budget caps threads * rows
+    R, T = me._plan(10000)
+    assert T == 16 and T * R * 60000 * 16 <= 64 * 2**20 and R == 4
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_huge_and_tiny_values_equal_sklearn(dtype):
+    """Data scaled by 1e20 (float32 ||y||^2 overflows) or 1e-20 (float32 underflows): the screen is
+    rescaled by a power of two; queries far larger than the training rows overflow it, and then
+    every training row is a candidate.  Old code: indices from uninitialised buffers."""
+    rng = np.random.default_rng(11)
+    for d in (5, 200):                                       # identity screen, projected screen
+        X, Q = rng.standard_normal((400, d)), rng.standard_normal((60, d))
+        y = rng.integers(0, 3, 400)
+        for scale, qscale in ((1e20, 1e20), (1e-20, 1e-20), (1.0, 1e36 if dtype == np.float32 else 1e40)):
+            Xs, Qs = (X * scale).astype(dtype), (Q * qscale).astype(dtype)
+            assert np.isfinite(Xs).all() and np.isfinite(Qs).all()
+            assert_same_as_sklearn(Xs, y, Qs, 2, ks=(1, 3), weights=("uniform",), dist_rtol=1e-13)
+
+
+def test_fast_estimator_equals_reference_knn():
+    """The ten-line reference (argsort of every distance, majority vote) gives the same classes."""
+    rng = np.random.default_rng(12)
+    for d in (3, 150):
+        X, Q = rng.standard_normal((500, d)), rng.standard_normal((80, d))
+        y = rng.integers(0, 4, 500)
+        for p in (2, 1):
+            for k in (1, 4, 7):
+                me = KNeighborsClassifier(k, p=p).fit(X, y)
+                np.testing.assert_array_equal(me.predict(Q), nb.reference_knn_predict(X, y, Q, k, p),
+                                              err_msg=f"d={d} p={p} k={k}")
+
+
+def test_blas_threads_restored_and_results_independent_of_threads(digits):
+    from threadpoolctl import threadpool_info
+    X, y = digits
+    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
+    preds = [KNeighborsClassifier(5, n_jobs=j, chunk_rows=50).fit(X[:1000], y[:1000]).kneighbors(X[1000:])
+             for j in (1, 2, 4)]
+    after = [(i["filepath"], i["num_threads"]) for i in threadpool_info() if i["filepath"] in dict(before)]
+    assert [b for b in before if b[0] in dict(after)] == after   # no process-wide setting left behind
+    for d, i in preds[1:]:
+        np.testing.assert_array_equal(i, preds[0][1])
+        np.testing.assert_array_equal(d, preds[0][0])
+
+
+def test_params_checked_again_at_predict(digits):
+    """scikit-learn validates at fit and at predict: parameters set after fit are checked too."""
+    X, y = digits
+    for name, value, match in (("n_neighbors", 0, "positive integer"), ("n_neighbors", 2.5, "positive integer"),
+                               ("weights", "bogus", "weights"), ("p", 3, "p must be"),
+                               ("n_neighbors", 101, "larger than the training set"),
+                               ("working_memory", float("nan"), "working_memory"),
+                               ("n_jobs", 0, "n_jobs")):
+        me = KNeighborsClassifier(3).fit(X[:100], y[:100])
+        setattr(me, name, value)
+        for method in (me.predict, me.predict_proba, me.kneighbors):
+            with pytest.raises(ValueError, match=match):
+                method(X[100:110])
+    me = KNeighborsClassifier(3).fit(X[:300], y[:300])     # p changed after fit: still scikit-learn's
+    me.p = 1
+    sk = SkKNN(3, p=1, algorithm="brute").fit(X[:300], y[:300])
+    np.testing.assert_array_equal(me.kneighbors(X[300:400])[1], sk.kneighbors(X[300:400])[1])
+
+
+def test_bad_working_memory_and_labels_refused(digits):
+    X, y = digits
+    for wm in (float("nan"), float("inf"), 0, -5, "256", True):
+        with pytest.raises(ValueError, match="working_memory"):
+            KNeighborsClassifier(3, working_memory=wm).fit(X[:20], y[:20])
+    for bad in (np.array([0.0, 1.0, np.nan, 1.0]), np.array([0.0, np.inf, 1.0, 1.0]),
+                np.array(["a", None, "b", "a"], dtype=object), np.array([1, float("nan"), 2, 1], dtype=object)):
+        with pytest.raises(ValueError, match="y contains"):
+            KNeighborsClassifier(1).fit(X[:4], bad)
+    with pytest.raises(ValueError, match="real numbers"):
+        KNeighborsClassifier(1).fit(X[:4] + 1j, y[:4])
+    with pytest.raises(ValueError, match="too large"):
+        KNeighborsClassifier(1).fit(np.full((4, 3), 1e300), y[:4])
 
 
 def test_bad_input_errors(digits):
