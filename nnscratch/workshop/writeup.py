@@ -240,7 +240,7 @@ def _epoch_row(run, e):
 def _knn_text(knn):
     return (f"k-nearest neighbours (k={knn['n_neighbors']}, Euclidean distance, majority vote) on "
             f"{knn['train_rows']:,} training and {knn['test_rows']:,} test images, with nnscratch's "
-            "from-scratch `KNeighborsClassifier` (`nnscratch/neighbors.py`)"
+            "from-scratch `KNeighborsClassifier` (`nnscratch/neighbors/`)"
             + (" and scikit-learn's beside it." if "sklearn" in knn else ".")
             + " kNN has no training phase: the time is spent predicting, comparing every test image "
             "with every training image.")
