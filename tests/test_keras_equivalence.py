@@ -446,3 +446,33 @@ def test_summary_parity_random(spec):
     ours, theirs = _both_summaries(nn, km)
     assert len(ours[0]) == len(nn.layers)
     assert ours == theirs
+
+
+# ------------------------------------------------------------ the chaos rule must not excuse a bug
+CHAOTIC_SPEC = {"input_dim": 40, "hidden": [(64, "relu", False, 0.5), (38, "relu", False, None)],
+                "classes": 10, "head": "softmax", "head_separate": False, "head_dropout": None}
+
+
+def test_chaos_rule_catches_a_float32_only_bug(monkeypatch):
+    """A float32-only bug injected on purpose (SGD momentum x 0.95) in a chaotic case (wide ReLU
+    layers, dropout 0.5, Nesterov momentum, batch 5: nnscratch departs from its own twins within
+    100 steps) must fail the 100-step rule; the same case without the bug passes it."""
+    args = (CHAOTIC_SPEC, 514, 5, "nesterov")
+    nn, km, x, y = make_pair(CHAOTIC_SPEC, "float32", 514, 5, "nesterov")
+    assert chaos_horizon(nn, km, x, y, 1e-5) < 100                    # the case is chaotic
+    report = _report("float32")
+    trajectory = cmp.compare_steps(report, nn, km, x, y, steps=100, via="fit")
+    if not report.ok:                                                  # no bug: passes the rule
+        _assert_miss_only_after_chaos_horizon(*args, nn, km, x, y, trajectory, report)
+    original = nn_opt.SGD._update
+
+    def momentum_bug(self, params, grads):
+        if params[0].dtype == np.float32:
+            monkeypatch.setattr(self, "momentum", 0.9 * 0.95)
+        return original(self, params, grads)
+    monkeypatch.setattr(nn_opt.SGD, "_update", momentum_bug)
+    report = _report("float32")
+    trajectory = cmp.compare_steps(report, nn, km, x, y, steps=100, via="fit")
+    assert not report.ok
+    with pytest.raises(AssertionError, match="before the chaos horizon|twins never depart"):
+        _assert_miss_only_after_chaos_horizon(*args, nn, km, x, y, trajectory, report)
