@@ -26,14 +26,12 @@ def im2col(x, kh, kw, sh, sw, pt, pl, cols):
                     h = r * sh + i - pt
                     for j in range(kw):
                         w = c * sw + j - pl
-                        dst = cols[n, r, c, i, j]
                         if 0 <= h < H and 0 <= w < W:
-                            src = x[n, h, w]
                             for ch in range(C):
-                                dst[ch] = src[ch]
+                                cols[n, r, c, i, j, ch] = x[n, h, w, ch]
                         else:
                             for ch in range(C):
-                                dst[ch] = 0
+                                cols[n, r, c, i, j, ch] = 0
 
 
 @njit(**_opts)
@@ -54,9 +52,8 @@ def col2im(dcols, sh, sw, pt, pl, dx):
                         w = c * sw + j - pl
                         if w < 0 or w >= W:
                             continue
-                        src, dst = dcols[n, r, c, i, j], dx[n, h, w]
                         for ch in range(C):
-                            dst[ch] += src[ch]
+                            dx[n, h, w, ch] += dcols[n, r, c, i, j, ch]
 
 
 @njit(**_opts)
@@ -69,10 +66,9 @@ def maxpool_forward(x, ph, pw, sh, sw, pt, pl, out, arg):
     for n in range(N):
         for r in range(OH):
             for c in range(OW):
-                o, a = out[n, r, c], arg[n, r, c]
                 for ch in range(C):
-                    o[ch] = -np.inf
-                    a[ch] = 0
+                    out[n, r, c, ch] = -np.inf
+                    arg[n, r, c, ch] = 0
                 for i in range(ph):
                     h = r * sh + i - pt
                     if h < 0 or h >= H:
@@ -81,12 +77,12 @@ def maxpool_forward(x, ph, pw, sh, sw, pt, pl, out, arg):
                         w = c * sw + j - pl
                         if w < 0 or w >= W:
                             continue
-                        src = x[n, h, w]
                         k = i * pw + j
                         for ch in range(C):
-                            if src[ch] > o[ch]:              # strict: the first maximum wins ties
-                                o[ch] = src[ch]
-                                a[ch] = k
+                            v = x[n, h, w, ch]
+                            if v > out[n, r, c, ch]:          # strict: the first maximum wins ties
+                                out[n, r, c, ch] = v
+                                arg[n, r, c, ch] = k
                 # a window of -inf only (impossible for the paddings Keras allows) keeps k = 0
 
 
@@ -101,9 +97,8 @@ def maxpool_backward(da, arg, pw, sh, sw, pt, pl, dx):
     for n in range(N):
         for r in range(OH):
             for c in range(OW):
-                g, a = da[n, r, c], arg[n, r, c]
                 for ch in range(C):
-                    i, j = a[ch] // pw, a[ch] % pw
-                    h, w = r * sh + i - pt, c * sw + j - pl
+                    k = arg[n, r, c, ch]
+                    h, w = r * sh + k // pw - pt, c * sw + k % pw - pl
                     if 0 <= h < H and 0 <= w < W:
-                        dx[n, h, w, ch] += g[ch]
+                        dx[n, h, w, ch] += da[n, r, c, ch]
