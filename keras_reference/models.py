@@ -133,6 +133,23 @@ def build_3layer(dtype="float32", dropout=0.2, seed=None, compile=True):
     return _compile_workshop(model, dtype, compile)
 
 
+def build_convnet(dtype="float32", dropout=0.5, seed=None, compile=True, input_shape=(28, 28, 1),
+                  classes=10):
+    """Keras's "simple MNIST convnet" (keras.io/examples/vision/mnist_convnet), 34,826 parameters,
+    compiled as that example does: categorical_crossentropy, adam, accuracy."""
+    model = keras.Sequential([
+        keras.Input(tuple(input_shape), dtype=dtype),
+        keras.layers.Conv2D(32, kernel_size=(3, 3), activation="relu", dtype=dtype),
+        keras.layers.MaxPooling2D(pool_size=(2, 2), dtype=dtype),
+        keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu", dtype=dtype),
+        keras.layers.MaxPooling2D(pool_size=(2, 2), dtype=dtype),
+        keras.layers.Flatten(dtype=dtype),
+        keras.layers.Dropout(dropout, seed=seed, dtype=dtype),
+        keras.layers.Dense(classes, activation="softmax", dtype=dtype),
+    ])
+    return _compile_workshop(model, dtype, compile)
+
+
 def nnscratch_1layer(dtype="float32", dropout=0.2, seed=None, compile=True):
     """The same first model in nnscratch: :func:`nnscratch.zoo.one_layer` (compiled as the workshop does)."""
     return zoo.one_layer(dropout, dtype=dtype, seed=seed, compile=compile)
@@ -144,10 +161,33 @@ def nnscratch_3layer(dtype="float32", dropout=0.2, seed=None, compile=True):
 
 
 # ----------------------------------------------------------------------------------------- twins
+def keras_layer_like(layer, dtype):
+    """The Keras layer computing what the nnscratch ``layer`` computes (Dropout: see :func:`keras_twin`).
+
+    Conv2D and MaxPooling2D keep Keras's channels-last layout, so the kernel ``(kh, kw, C_in, C_out)``
+    is the same array on both sides."""
+    act = getattr(layer, "activation", None)
+    act = None if act is None or act.name == "linear" else act.name
+    if isinstance(layer, nn_layers.Dense):
+        return keras.layers.Dense(layer.units, activation=act, dtype=dtype)
+    if isinstance(layer, nn_layers.Activation):
+        return keras.layers.Activation(layer.activation.name, dtype=dtype)
+    if isinstance(layer, nn_layers.Flatten):
+        return keras.layers.Flatten(dtype=dtype)
+    if isinstance(layer, nn_layers.Conv2D):
+        return keras.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides,
+                                   padding=layer.padding, activation=act, use_bias=layer.use_bias, dtype=dtype)
+    if isinstance(layer, nn_layers.MaxPooling2D):
+        return keras.layers.MaxPooling2D(layer.pool_size, strides=layer.strides, padding=layer.padding,
+                                         dtype=dtype)
+    raise ValueError(f"keras_twin: no Keras twin for layer {layer!r}")
+
+
 def keras_twin(nn_model, loss="consistent", optimizer=None, copy_weights=True, compile=True, seed=None):
     """The Keras model with the same layers, dtype and (by default) the same weights as ``nn_model``.
 
-    ``nn_model``: an nnscratch ``Sequential`` of Dense/Activation/Dropout, built (input size known).
+    ``nn_model``: an nnscratch ``Sequential`` of Dense/Activation/Dropout/Flatten/Conv2D/MaxPooling2D,
+    built (input shape known).
     ``loss``: ``'consistent'`` (computes what nnscratch computes, always) or ``'keras'`` (Keras's
     stock loss with its logits shortcut); see the module docstring.
     ``optimizer``: an nnscratch optimizer or name; default: ``nn_model``'s optimizer's hyperparameters
@@ -157,21 +197,15 @@ def keras_twin(nn_model, loss="consistent", optimizer=None, copy_weights=True, c
     if not nn_model.built:
         raise ValueError("keras_twin: build the nnscratch model first (input_shape or model.build(d))")
     dtype = nn_model.dtype.name
-    stack = [keras.Input((nn_model.input_dim,), dtype=dtype)]
+    stack = [keras.Input(tuple(nn_model.sample_shape), dtype=dtype)]
     n_dropout = 0
     for layer in nn_model.layers:
-        if isinstance(layer, nn_layers.Dense):
-            act = layer.activation.name
-            stack.append(keras.layers.Dense(layer.units, activation=None if act == "linear" else act,
-                                            dtype=dtype))
-        elif isinstance(layer, nn_layers.Activation):
-            stack.append(keras.layers.Activation(layer.activation.name, dtype=dtype))
-        elif isinstance(layer, nn_layers.Dropout):
+        if isinstance(layer, nn_layers.Dropout):
             stack.append(keras.layers.Dropout(layer.rate, seed=None if seed is None else seed + n_dropout,
                                               dtype=dtype))
             n_dropout += 1
         else:
-            raise ValueError(f"keras_twin: no Keras twin for layer {layer!r}")
+            stack.append(keras_layer_like(layer, dtype))
     model = keras.Sequential(stack)
     if copy_weights:
         from .transfer import to_keras
@@ -187,16 +221,18 @@ def keras_twin(nn_model, loss="consistent", optimizer=None, copy_weights=True, c
 
 
 def workshop_pair(name, dtype="float32", dropout=0.2, seed=0, loss="keras"):
-    """``(nn_model, keras_model)`` for ``name`` in ``{'1layer', '3layer'}``, with identical weights.
+    """``(nn_model, keras_model)`` for ``name`` in ``{'1layer', '3layer', 'convnet'}``, identical weights.
 
     The nnscratch model (:func:`nnscratch.zoo.workshop_model`) draws the initial weights (from
     ``seed``, laid out as :mod:`nnscratch.zoo` documents); Keras receives them.  The Keras
     model comes from :func:`build_1layer`/:func:`build_3layer` (stock loss, ``loss='keras'``) or, with
     ``loss='consistent'``, from :func:`keras_twin`.
     """
+    if name == "convnet" and dropout == 0.2:
+        dropout = 0.5                                # the convnet's own default
     nn_model = zoo.workshop_model(name, dropout=dropout, dtype=dtype, seed=seed)   # ValueError for other names
     if loss == "keras":
-        keras_build = {"1layer": build_1layer, "3layer": build_3layer}[name]
+        keras_build = {"1layer": build_1layer, "3layer": build_3layer, "convnet": build_convnet}[name]
         km = keras_build(dtype=dtype, dropout=dropout, seed=seed)
         from .transfer import to_keras
         to_keras(nn_model, km)

@@ -1,7 +1,8 @@
 """Weights both ways, so nnscratch and Keras start from the same numbers.
 
-Both libraries order parameters ``[W1, b1, W2, b2, ...]`` with kernels of shape ``(in, out)`` (rows
-are samples: ``z = x @ W + b``), so transfer is a copy, checked for count, shape and dtype.
+Both libraries order parameters ``[W1, b1, W2, b2, ...]`` with Dense kernels of shape ``(in, out)``
+(rows are samples: ``z = x @ W + b``) and Conv2D kernels of shape ``(kh, kw, C_in, C_out)``
+(channels-last), so transfer is a copy, checked for count, shape and dtype.
 """
 import numpy as np
 
@@ -34,24 +35,41 @@ def to_nnscratch(keras_model, nn_model):
     return nn_model
 
 
-def nnscratch_twin(keras_model, dtype=None):
-    """The nnscratch ``Sequential`` with the same Dense/Activation/Dropout stack and weights as a
-    Keras ``Sequential`` (compiled with Adam's defaults unless you compile it again)."""
+def nnscratch_layer_like(layer, **kw):
+    """The nnscratch layer computing what the Keras ``layer`` computes (``kw``: ``input_shape``)."""
     import keras
+    act = getattr(layer, "activation", None)
+    act = None if act is None else act.__name__
+    if isinstance(layer, keras.layers.Dense):
+        return nn_layers.Dense(layer.units, activation=act, **kw)
+    if isinstance(layer, keras.layers.Activation):
+        return nn_layers.Activation(act, **kw)
+    if isinstance(layer, keras.layers.Dropout):
+        return nn_layers.Dropout(layer.rate, **kw)
+    if isinstance(layer, keras.layers.Flatten):
+        return nn_layers.Flatten(**kw)
+    if isinstance(layer, keras.layers.Conv2D) and type(layer) is keras.layers.Conv2D:
+        if layer.data_format != "channels_last" or tuple(layer.dilation_rate) != (1, 1) or layer.groups != 1:
+            raise ValueError(f"nnscratch_twin: {layer.name}: nnscratch's Conv2D is channels-last, without "
+                             "dilation or groups")
+        return nn_layers.Conv2D(layer.filters, tuple(layer.kernel_size), strides=tuple(layer.strides),
+                                padding=layer.padding, activation=act, use_bias=layer.use_bias, **kw)
+    if isinstance(layer, keras.layers.MaxPooling2D):
+        if layer.data_format != "channels_last":
+            raise ValueError(f"nnscratch_twin: {layer.name}: nnscratch's MaxPooling2D is channels-last")
+        return nn_layers.MaxPooling2D(tuple(layer.pool_size), strides=tuple(layer.strides),
+                                      padding=layer.padding, **kw)
+    raise ValueError(f"nnscratch_twin: no nnscratch twin for Keras layer {layer.name} ({type(layer).__name__})")
+
+
+def nnscratch_twin(keras_model, dtype=None):
+    """The nnscratch ``Sequential`` with the same stack (Dense, Activation, Dropout, Flatten, Conv2D,
+    MaxPooling2D) and weights as a Keras ``Sequential`` (compiled with Adam's defaults unless you
+    compile it again)."""
     dtype = dtype or (keras_model.layers[0].dtype if keras_model.layers else "float32")
     model = nnscratch.Sequential(dtype=dtype)
-    first = True
-    for layer in keras_model.layers:
-        kw = {"input_shape": (int(keras_model.input_shape[-1]),)} if first else {}
-        if isinstance(layer, keras.layers.Dense):
-            model.add(nn_layers.Dense(layer.units, activation=layer.activation.__name__, **kw))
-        elif isinstance(layer, keras.layers.Activation):
-            model.add(nn_layers.Activation(layer.activation.__name__, **kw))
-        elif isinstance(layer, keras.layers.Dropout):
-            model.add(nn_layers.Dropout(layer.rate, **kw))
-        else:
-            raise ValueError(f"nnscratch_twin: no nnscratch twin for Keras layer {layer.name} "
-                             f"({type(layer).__name__})")
-        first = False
+    for i, layer in enumerate(keras_model.layers):
+        kw = {"input_shape": tuple(int(d) for d in keras_model.input_shape[1:])} if i == 0 else {}
+        model.add(nnscratch_layer_like(layer, **kw))
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     return to_nnscratch(keras_model, model)

@@ -106,16 +106,17 @@ def _pick(size, max_entries, rng):
 
 def check_layer(layer, x, training=True, h=1e-5, max_entries=None, tol=DEFAULT_TOL, seed=0):
     """Check one layer's ``backward`` on input ``x (N, D)``, through ``L = sum(forward(x) * R)`` with a
-    fixed random ``R`` (so ``dL/d(output) = R``).  Builds the layer in float64 if it is not built."""
+    fixed random ``R`` (so ``dL/d(output) = R``); ``x`` may also be images ``(N, H, W, C)``.  Builds
+    the layer in float64 if it is not built."""
     rng = np.random.default_rng(seed)
     x = np.array(x, dtype=np.float64)
     if not layer.built:
-        layer.build(x.shape[1], np.float64)
+        layer.build(x.shape[1:], np.float64)
     if layer.dtype != np.float64:
         raise ValueError("check_layer: build the layer in float64 for a meaningful check")
     rewind = _rewinder([layer])
     rewind()
-    R = rng.standard_normal((x.shape[0], layer.output_dim))
+    R = rng.standard_normal((x.shape[0],) + tuple(layer.output_shape))
 
     def loss():
         rewind()
@@ -165,7 +166,7 @@ def check_model(model, x, y, training=True, h=1e-5, max_entries=200, tol=DEFAULT
     x = np.array(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if not model.built:
-        model.build(x.shape[1])
+        model.build(x.shape[1:])
     rewind = _rewinder(model.layers)
 
     def loss():

@@ -315,4 +315,5 @@ class Flatten(Layer):
         return {"name": self.name, "input_shape": self.input_shape}
 
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Dropout, Flatten)}
+from .conv import Conv2D, MaxPooling2D  # noqa: E402,F401  (conv.py builds on Layer, above)
+LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Dropout, Flatten, Conv2D, MaxPooling2D)}

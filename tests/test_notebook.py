@@ -32,7 +32,8 @@ def test_notebook_executes(monkeypatch):
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "Keras/Tensorflow version nnscratch" in text
     assert "Total params: 7,850" in text and "Total params: 669,706" in text
-    assert "kNN (k=3) accuracy" in text and "NotImplementedInNnscratch: tf.keras.layers.Conv2D" in text
+    assert "kNN (k=3) accuracy" in text and "NotImplementedInNnscratch: tf.keras.layers.Conv1D" in text
+    assert "Total params: 34,826" in text and "CNN test accuracy" in text and "inverted" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     if inline:
         assert len(images) >= 6, f"only {len(images)} figures were displayed"

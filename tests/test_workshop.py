@@ -112,8 +112,8 @@ def test_keras_surface_names_and_behaviour(mnist_data):
 
 
 @pytest.mark.parametrize("getter, name", [
-    (lambda k, m: k.layers.Conv2D, "tf.keras.layers.Conv2D"),
-    (lambda k, m: k.layers.Flatten, "tf.keras.layers.Flatten"),
+    (lambda k, m: k.layers.Conv1D, "tf.keras.layers.Conv1D"),
+    (lambda k, m: k.layers.BatchNormalization, "tf.keras.layers.BatchNormalization"),
     (lambda k, m: k.datasets.cifar10, "tf.keras.datasets.cifar10"),
     (lambda k, m: k.callbacks, "tf.keras.callbacks"),
     (lambda k, m: k.optimizers.RMSprop, "tf.keras.optimizers.RMSprop"),
@@ -128,7 +128,7 @@ def test_unimplemented_keras_names_raise_a_clear_error(getter, name):
         getter(keras, model)
     assert "not implemented in nnscratch" in str(info.value)
     assert isinstance(info.value, AttributeError) and isinstance(info.value, NotImplementedError)
-    assert not hasattr(model, "predict_classes") and not hasattr(keras.layers, "Conv2D")
+    assert not hasattr(model, "predict_classes") and not hasattr(keras.layers, "Conv1D")
 
 
 def test_predict_classes_error_says_what_to_use_instead():
@@ -191,7 +191,7 @@ def test_quick_report_has_every_section_and_figure(quick_report):
     expected = {"samples.png", "digit.png", "curves_1layer.png", "curves_deep.png", "correct_1layer.png",
                 "incorrect_1layer.png", "correct_deep.png", "incorrect_deep.png", "sweep_epochs.png",
                 "sweep_batch_size.png", "sweep_hidden_units.png", "sweep_hidden_layers.png",
-                "knn_confusion.png", "second_samples.png", "second_curves.png", "second_knn_confusion.png"}
+                "part2_variants.png", "part2_accuracy.png", "knn_confusion.png", "second_samples.png", "second_curves.png", "second_knn_confusion.png"}
     assert expected == set(FIGURES)
     assert sorted(p.name for p in out.glob("*.png")) == sorted(expected)
     for name in expected:
@@ -213,6 +213,11 @@ def test_quick_report_numbers(quick_report):
     assert len(r["batch_size_sweep"]) == len(s["batch_sizes"])
     assert [u["units"] for u in r["hidden_units_sweep"]] == list(s["hidden_units"])
     assert [u["hidden_layers"] for u in r["hidden_layers_sweep"]] == list(s["hidden_layers"])
+    p2 = r["part2"]                   # part II: 1 original + 13 altered variants, 2 networks x 2 trainings
+    assert [row["kind"] for row in p2["rows"]].count("rotated") == 3 and len(p2["rows"]) == 14
+    assert len(p2["columns"]) == 4 and p2["test_rows"] == s["part2_test_rows"]
+    assert all(0 <= row[c] <= 1 for row in p2["rows"] for c in p2["columns"])
+    assert p2["rows"][0]["simple convnet"] > 0.3          # 2 epochs on 1,000 images learn something (chance: 0.1)
     assert r["one_layer"]["nnscratch"]["test_accuracy"] > 0.5
     assert r["deep"]["nnscratch"]["test_accuracy"] > 0.5
     assert r["knn"]["nnscratch"]["accuracy"] > 0.85
@@ -278,6 +283,27 @@ def test_report_without_keras_in_process(tmp_path, capsys):
     assert not (out / "second_curves.png").exists()
     _check_png(out / "curves_deep.png")
     assert "[" in capsys.readouterr().out        # progress lines
+
+
+def test_part2_variants_do_what_they_say():
+    from nnscratch.workshop import part2
+    rng = np.random.default_rng(0)
+    x = np.zeros((2, 28, 28), np.float32)
+    x[:, 10:18, 12:16] = 1.0
+    shifted = part2.alter(x, "shifted", 4, rng)
+    np.testing.assert_array_equal(shifted[:, 14:22, 16:20], 1) and np.testing.assert_array_equal(shifted.sum(), x.sum())
+    np.testing.assert_array_equal(part2.alter(x, "inverted", 1.0, rng), 1 - x)
+    noisy = part2.alter(x, "noise", (0.4, 0.2), rng)
+    assert abs(noisy[:, :5, :5].mean() - 0.4) < 0.05 and np.all(noisy[x == 1] == 1)
+    rotated = part2.alter(x, "rotated", 90, rng)            # a vertical bar becomes horizontal
+    assert rotated[:, 12:16, 10:18].mean() > 0.9 and rotated[:, 9:12, 12:16].max() < 0.1
+    shrunk = part2.alter(x, "shrunk", 0.5, rng)
+    assert abs(shrunk.sum() - x.sum() / 4) < 0.1 * x.sum() / 4
+    v = part2.variants(x)
+    assert len(v) == 1 + sum(len(s) for s in part2.KINDS.values()) and v[0][0] == "original"
+    aug = part2.augment(np.repeat(x, 200, axis=0))
+    changed = np.mean([not np.array_equal(a, x[0]) for a in aug])
+    assert 0.35 < changed < 0.6
 
 
 def test_report_html_rendering():

@@ -12,7 +12,7 @@
 
 Everything here is a thin alias of the nnscratch implementation (``nnscratch/layers.py``,
 ``nnscratch/models.py``, ...); nothing is computed in this package.  A Keras name that nnscratch does
-not implement (``tf.keras.layers.Conv2D``, ``model.predict_classes``, ...) raises
+not implement (``tf.keras.layers.Conv1D``, ``model.predict_classes``, ...) raises
 :class:`NotImplementedInNnscratch` naming it.
 
 ``tf.keras.__version__`` is ``"nnscratch 0.1.0 (Keras 3 API subset)"``: the workshop prints it, and it

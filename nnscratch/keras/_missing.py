@@ -2,7 +2,7 @@
 
 Every namespace of :mod:`nnscratch.keras` ends with ``__getattr__ = missing_attribute(__name__, ...)``:
 Python calls a module's ``__getattr__`` only for names the module does not define, so
-``tf.keras.layers.Dense`` is found normally and ``tf.keras.layers.Conv2D`` raises
+``tf.keras.layers.Dense`` is found normally and ``tf.keras.layers.Conv1D`` raises
 :class:`NotImplementedInNnscratch` with the full name and, where we know one, what to use instead.
 """
 
@@ -10,10 +10,7 @@ HINTS = {
     "predict_classes": "it was removed from Keras in TensorFlow 2.6 as well; use "
                        "np.argmax(model.predict(x), axis=-1)",
     "predict_proba": "it was removed from Keras in TensorFlow 2.6 as well; use model.predict(x)",
-    "Conv2D": "nnscratch has fully connected layers only (Dense, Activation, Dropout); "
-              "convolutional networks are part II of the workshop, for which you need real Keras",
-    "MaxPooling2D": "nnscratch has fully connected layers only (Dense, Activation, Dropout)",
-    "Flatten": "flatten the images yourself first, as the workshop does: x.reshape(len(x), 784)",
+    "Conv1D": "nnscratch's convolutions are 2-D: Conv2D and MaxPooling2D (nnscratch/conv.py)",
     "cifar10": "nnscratch ships MNIST and Fashion-MNIST only",
     "RMSprop": "nnscratch implements the optimizers 'adam' and 'sgd'",
 }

@@ -1,6 +1,8 @@
-"""``tf.keras.layers``: ``Dense``, ``Activation``, ``Dropout`` (see ``nnscratch/layers.py``)."""
-from ..layers import Activation, Dense, Dropout, Layer
+"""``tf.keras.layers``: ``Dense``, ``Activation``, ``Dropout``, ``Flatten`` (``nnscratch/layers.py``),
+``Conv2D``, ``MaxPooling2D`` (``nnscratch/conv.py``)."""
+from ..conv import Conv2D, MaxPooling2D
+from ..layers import Activation, Dense, Dropout, Flatten, Layer
 from ._missing import missing_attribute
 
-__all__ = ["Dense", "Activation", "Dropout", "Layer"]
+__all__ = ["Dense", "Activation", "Dropout", "Flatten", "Conv2D", "MaxPooling2D", "Layer"]
 __getattr__ = missing_attribute("tf.keras.layers", __all__)

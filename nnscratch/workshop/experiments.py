@@ -192,6 +192,13 @@ def run(settings=None, **overrides):
                         f"hidden layers ({s.depth_units} units each)", fig_path("sweep_hidden_layers.png"),
                         title="Deep network: depth")
 
+    # ------------------------------------------------------------------ part II: convnet, altered digits
+    results["part2"] = None
+    if s.part2:
+        from .part2 import run_part2
+        results["part2"] = run_part2(full, s.part2_epochs, s.batch_size, s.seed, progress, fig_path,
+                                     s.part2_train_rows or s.train_rows, s.part2_test_rows or s.test_rows)
+
     # ------------------------------------------------------------------ part III: kNN
     knn = knn_pair(data, s, progress, "kNN")
     plotting.plot_confusion_matrix(np.array(knn["confusion_matrix"]), path=fig_path("knn_confusion.png"),

@@ -18,6 +18,10 @@ class Settings:
     depth_units: int = 512
     train_rows: int = 0                  # first rows of the training set to use (0 = all 60,000)
     test_rows: int = 0                   # first rows of the test set (0 = all 10,000)
+    part2: bool = True                   # part II: dense network and CNN on altered digits
+    part2_epochs: int = 3                # epochs of each part II network (ordinary and augmented data)
+    part2_train_rows: int = 0            # part II's training rows (0 = as train_rows)
+    part2_test_rows: int = 2000          # part II's test rows per variant (0 = as test_rows)
     knn_neighbors: int = 3
     knn_train_rows: int = 0              # 0 = all training rows
     knn_test_rows: int = 0               # 0 = all test rows
@@ -34,6 +38,7 @@ class Settings:
         base = dict(epochs=2, batch_size=128, batch_sizes=(32, 256), sweep_epochs=1,
                     hidden_units=(10, 128), hidden_layers=(1, 2), depth_units=64,
                     train_rows=3000, test_rows=1000, knn_train_rows=10000, knn_test_rows=1000,
+                    part2_epochs=2, part2_train_rows=1000, part2_test_rows=200,
                     quick_mode=True)
         base.update(overrides)
         return cls(**base)
@@ -45,7 +50,7 @@ class Settings:
             raise ValueError(f"unknown dataset {self.dataset!r}: choose 'mnist' or 'fashion_mnist'")
         if self.keras not in ("auto", "on", "off"):
             raise ValueError(f"keras must be 'auto', 'on' or 'off', got {self.keras!r}")
-        for name in ("epochs", "batch_size", "sweep_epochs", "depth_units", "knn_neighbors"):
+        for name in ("epochs", "batch_size", "sweep_epochs", "depth_units", "knn_neighbors", "part2_epochs"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("batch_sizes", "hidden_units", "hidden_layers"):
@@ -53,7 +58,8 @@ class Settings:
             if not values or min(values) < 1:
                 raise ValueError(f"{name} must be a non-empty list of positive integers, got {values!r}")
             setattr(self, name, values)
-        for name in ("train_rows", "test_rows", "knn_train_rows", "knn_test_rows"):
+        for name in ("train_rows", "test_rows", "knn_train_rows", "knn_test_rows", "part2_train_rows",
+                     "part2_test_rows"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 = all rows), got {getattr(self, name)!r}")
         return self

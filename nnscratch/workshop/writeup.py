@@ -19,6 +19,7 @@ SECTIONS = [
     "Exercise 1. Epochs and batch size",
     "Exercise 2. The deep network (784-512-512-10)",
     "Exercise 2b. Hidden units and hidden layers",
+    "Part II. Convolutional networks and altered digits",
     "Part III. k-nearest neighbours",
     "Second data set",
     "Settings and environment",
@@ -26,7 +27,8 @@ SECTIONS = [
 FIGURES = [
     "samples.png", "digit.png", "curves_1layer.png", "correct_1layer.png", "incorrect_1layer.png",
     "sweep_epochs.png", "sweep_batch_size.png", "curves_deep.png", "correct_deep.png",
-    "incorrect_deep.png", "sweep_hidden_units.png", "sweep_hidden_layers.png", "knn_confusion.png",
+    "incorrect_deep.png", "sweep_hidden_units.png", "sweep_hidden_layers.png", "part2_variants.png", "part2_accuracy.png",
+    "knn_confusion.png",
     "second_samples.png", "second_curves.png", "second_knn_confusion.png",
 ]
 
@@ -196,14 +198,39 @@ def write_report(s, r, full, one, one_hot, summary1, summary2, names, keras_side
     rep.image("sweep_hidden_layers.png", f"Test accuracy and training time against hidden layers "
               f"({s.depth_units} units each)")
 
-    # -------------------------------------------------------------- kNN
+    # -------------------------------------------------------------- part II
     rep.h(2, SECTIONS[8])
+    p2 = r.get("part2")
+    if p2:
+        from .part2 import conclusions
+        rep.p("Keras's *simple MNIST convnet* (Conv2D 32 3x3 relu, MaxPooling2D 2, Conv2D 64 3x3 relu, "
+              "MaxPooling2D 2, Flatten, Dropout 0.5, Dense 10 softmax; 34,826 parameters, `zoo.simple_convnet`) "
+              "beside the dense 784-512-512-10 network, both trained with nnscratch on the ordinary training "
+              f"images ({p2['train_rows']:,} of them, {_epochs(p2['epochs'])}, batch {s.batch_size}), then "
+              "tested on altered test digits: shifted, on a grey noisy background, rotated, shrunk and "
+              f"inverted ({p2['test_rows']:,} test images per variant). Then both are trained again on "
+              "augmented images (each training image replaced, with probability 1/2, by a random variant) "
+              "and tested again.")
+        rep.image("part2_variants.png", "One test digit in every variant")
+        cols = p2["columns"]
+        rep.table(["variant", "strength"] + cols,
+                  [[row["kind"], row["strength"]] + [row[c] for c in cols] for row in p2["rows"]])
+        rep.image("part2_accuracy.png", "Test accuracy per variant, both networks, ordinary and augmented training")
+        rep.p("What the numbers say: " + "; ".join(conclusions(p2)) + ". A CNN's weight sharing makes its "
+              "features move with the digit, but pooling only tolerates shifts of a few pixels, and nothing "
+              "in the architecture knows that a white-on-black digit is the same digit: only data that "
+              "contains such images (augmentation) teaches it.")
+    else:
+        rep.p("Skipped (`part2=False`).")
+
+    # -------------------------------------------------------------- kNN
+    rep.h(2, SECTIONS[9])
     rep.p(_knn_text(knn))
     rep.table(*_knn_table(knn))
     rep.image("knn_confusion.png", "kNN confusion matrix: rows are true classes, columns predicted classes")
 
     # -------------------------------------------------------------- second data set
-    rep.h(2, SECTIONS[9])
+    rep.h(2, SECTIONS[10])
     if r["second"]:
         sd = r["second"]
         rep.p(f"The same models on **{sd['dataset']}** (`tf.keras.datasets.{sd['dataset']}.load_data()`), "
@@ -221,7 +248,7 @@ def write_report(s, r, full, one, one_hot, summary1, summary2, names, keras_side
         rep.p("Skipped (`--no-second-dataset`).")
 
     # -------------------------------------------------------------- settings
-    rep.h(2, SECTIONS[10])
+    rep.h(2, SECTIONS[11])
     rep.code(json.dumps(r["settings"], indent=1))
     rep.table(["", ""], [[k, v] for k, v in r["environment"].items()] + [["total time (s)", _seconds(r["seconds_total"])]])
     rep.p("Every number of this report is in `results.json` next to it. Reproduce with "
