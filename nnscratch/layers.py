@@ -40,6 +40,12 @@ def _snake_case(name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def _rows(x):
+    """``x`` as 2-D rows over its last axis, ``(N, ..., M) -> (N * ..., M)`` (a view of a C-contiguous
+    array): the element-wise kernels work on rows, whatever the layer's sample shape."""
+    return x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+
+
 def _kernels():
     from . import kernels     # imported on first use, so the numpy backend never loads Numba
     return kernels
@@ -214,7 +220,7 @@ class Activation(Layer):
         """``a = f(z)``."""
         if backend.fast() and self.activation.code is not None:
             a = self.buffer("a", z.shape, z.dtype)
-            _kernels().activation_forward(z, self.activation.code, a)
+            _kernels().activation_forward(_rows(z), self.activation.code, _rows(a))
         else:
             a = self.activation.forward(z)
         self.cache = (z, a)
@@ -225,7 +231,8 @@ class Activation(Layer):
         z, a = self.cache
         if backend.fast() and self.activation.code is not None:
             dz = self.buffer("dz", da.shape, da.dtype)
-            _kernels().activation_backward(z, a, da, self.activation.code, dz, dz[0, :0])
+            rows = _rows(dz)
+            _kernels().activation_backward(_rows(z), _rows(a), _rows(da), self.activation.code, rows, rows[0, :0])
             return dz
         return self.activation.backward(z, a, da)
 
@@ -267,10 +274,11 @@ class Dropout(Layer):
             mask, out = self.buffer("mask", x.shape, x.dtype), self.buffer("out", x.shape, x.dtype)
             if self.mask_source is not None:
                 keep = np.ascontiguousarray(self.mask_source(x.shape, x.dtype))
-                _kernels().dropout_keep(x, keep, scale, mask, out)
+                _kernels().dropout_keep(_rows(x), _rows(keep), scale, _rows(mask), _rows(out))
             else:
                 u = self.rng.random(dtype=x.dtype, out=self.buffer("u", x.shape, x.dtype))   # the same U
-                _kernels().dropout_forward(x, u, x.dtype.type(self.rate), scale, mask, out)
+                _kernels().dropout_forward(_rows(x), _rows(u), x.dtype.type(self.rate), scale, _rows(mask),
+                                           _rows(out))
             self.cache = mask
             return out
         if self.mask_source is not None:

@@ -241,3 +241,25 @@ def test_set_backend_rejects_unknown_names():
     with pytest.raises(ValueError, match="unknown backend"):
         backend.set_backend("cuda")
     assert nnscratch.get_backend() in backend.BACKENDS
+
+
+@pytest.mark.parametrize("shape", [(6, 5, 4, 3), (7, 2, 9)])
+def test_activation_and_dropout_fast_paths_take_any_sample_shape(shape):
+    """Between conv layers the arrays are 4-D: the kernels run on rows over the last axis (softmax over
+    channels, as Keras), and agree with the plain expressions."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=shape).astype(np.float32)
+    da = rng.normal(size=shape).astype(np.float32)
+    for act in ("relu", "sigmoid", "softmax"):
+        out = {}
+        for name in ("numpy", "numba"):
+            with backend.use(name):
+                layer, drop = L.Activation(act), L.Dropout(0.3, seed=3)
+                a = np.array(layer.forward(z))
+                dz = np.array(layer.backward(da))
+                d = np.array(drop.forward(a, training=True))
+                dd = np.array(drop.backward(da))
+            out[name] = (a, dz, d, dd)
+        for u, v in zip(out["numpy"], out["numba"]):
+            assert u.shape == shape
+            np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
