@@ -10,12 +10,13 @@ HINTS = {
     "predict_classes": "it was removed from Keras in TensorFlow 2.6 as well; use "
                        "np.argmax(model.predict(x), axis=-1)",
     "predict_proba": "it was removed from Keras in TensorFlow 2.6 as well; use model.predict(x)",
-    "Conv2D": "nnscratch has fully connected layers only (Dense, Activation, Dropout); "
+    "Conv2D": "nnscratch has fully connected layers only (Dense, Activation, Dropout, Flatten, Softmax); "
               "convolutional networks are part II of the workshop, for which you need real Keras",
-    "MaxPooling2D": "nnscratch has fully connected layers only (Dense, Activation, Dropout)",
-    "Flatten": "flatten the images yourself first, as the workshop does: x.reshape(len(x), 784)",
+    "MaxPooling2D": "nnscratch has fully connected layers only (Dense, Activation, Dropout, Flatten, Softmax)",
     "cifar10": "nnscratch ships MNIST and Fashion-MNIST only",
-    "RMSprop": "nnscratch implements the optimizers 'adam' and 'sgd'",
+    "Adagrad": "nnscratch implements the optimizers Adam, SGD and RMSprop",
+    "MeanSquaredError": "nnscratch implements the cross-entropy losses CategoricalCrossentropy and "
+                        "SparseCategoricalCrossentropy",
 }
 
 
