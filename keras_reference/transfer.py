@@ -35,20 +35,24 @@ def to_nnscratch(keras_model, nn_model):
 
 
 def nnscratch_twin(keras_model, dtype=None):
-    """The nnscratch ``Sequential`` with the same Dense/Activation/Dropout stack and weights as a
-    Keras ``Sequential`` (compiled with Adam's defaults unless you compile it again)."""
+    """The nnscratch ``Sequential`` with the same Dense/Activation/Dropout/Flatten/Softmax stack and
+    weights as a Keras ``Sequential`` (compiled with Adam's defaults unless you compile it again)."""
     import keras
     dtype = dtype or (keras_model.layers[0].dtype if keras_model.layers else "float32")
     model = nnscratch.Sequential(dtype=dtype)
     first = True
     for layer in keras_model.layers:
-        kw = {"input_shape": (int(keras_model.input_shape[-1]),)} if first else {}
+        kw = {"input_shape": tuple(int(d) for d in keras_model.input_shape[1:])} if first else {}
         if isinstance(layer, keras.layers.Dense):
             model.add(nn_layers.Dense(layer.units, activation=layer.activation.__name__, **kw))
         elif isinstance(layer, keras.layers.Activation):
             model.add(nn_layers.Activation(layer.activation.__name__, **kw))
         elif isinstance(layer, keras.layers.Dropout):
             model.add(nn_layers.Dropout(layer.rate, **kw))
+        elif isinstance(layer, keras.layers.Flatten):
+            model.add(nn_layers.Flatten(**kw))
+        elif isinstance(layer, keras.layers.Softmax) and layer.axis in (-1, [-1], (-1,)):
+            model.add(nn_layers.Softmax(**kw))
         else:
             raise ValueError(f"nnscratch_twin: no nnscratch twin for Keras layer {layer.name} "
                              f"({type(layer).__name__})")

@@ -117,6 +117,7 @@ def sparse_categorical_crossentropy(labels, p):
     Keras's sparse ``from_logits=False``: ``log(c)`` fed to ``sparse_softmax_cross_entropy_with_logits``,
     i.e. ``logsumexp(log c_i) - log c_i,labels_i``.  ``labels: (N,)`` integers, ``p: (N, C) -> scalar``.
     """
+    labels = np.asarray(labels).astype(np.int64, copy=False)       # as Keras casts them
     c = np.clip(p, EPSILON, 1 - EPSILON)
     rows = np.arange(len(labels))
     return np.sum(np.log(np.sum(c, axis=-1)) - np.log(c[rows, labels])) / len(labels)
@@ -128,6 +129,7 @@ def sparse_categorical_crossentropy_gradient(labels, p):
     ``dL/dc_ik = (1 / sum_j c_ij - [k = labels_i] / c_ik) / N``, times 0 where the clip is active
     (``p_ik`` outside ``[eps, 1 - eps]``), as TensorFlow differentiates ``clip``.
     """
+    labels = np.asarray(labels).astype(np.int64, copy=False)
     c = np.clip(p, EPSILON, 1 - EPSILON)
     rows = np.arange(len(labels))
     g = np.broadcast_to(1 / np.sum(c, axis=-1, keepdims=True), c.shape).copy()
@@ -138,6 +140,7 @@ def sparse_categorical_crossentropy_gradient(labels, p):
 
 def one_hot(labels, num_classes, dtype, out=None):
     """``y_ij = [j == labels_i]``: ``(N,) -> (N, C)``, into ``out`` if given."""
+    labels = np.asarray(labels).astype(np.int64, copy=False)
     y = np.zeros((len(labels), num_classes), dtype) if out is None else out
     if out is not None:
         y[...] = 0
