@@ -2,12 +2,19 @@
 
     python benchmarks/accuracy.py            # all three runs, ~5-10 minutes on 2 cores
     python benchmarks/accuracy.py --quick    # one epoch each (smoke test)
+    python benchmarks/accuracy.py --tutorials-only   # only the two tutorials (no JSON written)
 
 Trains the 1-layer model on MNIST, the 3-layer model on MNIST and the 3-layer model on Fashion-MNIST
 with the workshop's settings (categorical cross-entropy, Adam with Keras's defaults, sigmoid, dropout
 0.2), records test accuracy after every epoch (for the curve; the epoch count is fixed in advance,
 not picked on the test set) and prints a table plus JSON (benchmarks/results/accuracy.json).
+
+Then the two tutorials students arrive with, run as written (``tutorials/``, full data, their own
+epoch counts) next to the accuracies their authors publish: TensorFlow's beginner quickstart (5
+epochs, ~97.7%) and Keras's examples/mnist_mlp.py (20 epochs, 98.40%).  ``--quick``: 1 epoch each.
 """
+import contextlib
+import io
 import argparse
 import json
 import os
@@ -22,6 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import nnscratch  # noqa: E402
 from nnscratch import zoo  # noqa: E402
 from nnscratch.workshop import load_data  # noqa: E402
+from tutorials.runner import run_tutorial  # noqa: E402
 
 # (name, model, dataset, epochs, batch size, target accuracy from the issue)
 RUNS = [
@@ -50,31 +58,63 @@ def run(name, model_name, dataset, epochs, batch_size, seed):
             "test_loss": loss}
 
 
+# (name, file, epochs, accuracy published by the tutorial's authors)
+TUTORIALS = [
+    ("TF quickstart (beginner)", "quickstart_beginner.py", 5, 0.977),
+    ("Keras mnist_mlp.py", "mnist_mlp.py", 20, 0.984),
+]
+
+
+def run_tutorial_benchmark(name, filename, epochs, published, quick, seed):
+    """The tutorial's own code on the full data (its printed output discarded); test accuracy from
+    its trained model: quickstart ``model.evaluate(x_test, y_test)``, mnist_mlp its ``score``."""
+    nnscratch.set_random_seed(seed)
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        ns = run_tutorial(filename, epochs=1 if quick else None)
+        loss, acc = ns["score"] if "score" in ns else ns["model"].evaluate(ns["x_test"], ns["y_test"], verbose=0)
+    seconds = time.perf_counter() - start
+    epochs = 1 if quick else epochs
+    print(f"  {name}: {epochs} epochs, test acc {acc:.4f} (published {published:.3f}), {seconds:.0f} s", flush=True)
+    return {"name": name, "file": f"tutorials/{filename}", "epochs": epochs, "seconds": round(seconds, 2),
+            "test_accuracy": float(acc), "test_loss": float(loss), "published_accuracy": published,
+            "difference": round(float(acc) - published, 4)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one epoch per run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tutorials-only", action="store_true", help="only the two tutorials")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "accuracy.json"))
     args = parser.parse_args()
     results = []
-    for name, model_name, dataset, epochs, batch_size, target in RUNS:
+    for name, model_name, dataset, epochs, batch_size, target in ([] if args.tutorials_only else RUNS):
         r = run(name, model_name, dataset, 1 if args.quick else epochs, batch_size, args.seed)
         r["target"] = target
         r["target_met"] = bool(r["test_accuracy"] >= target)
         results.append(r)
+    tutorials = [run_tutorial_benchmark(*t, args.quick, args.seed) for t in TUTORIALS]
     report = {"benchmark": "accuracy", "nnscratch": nnscratch.__version__, "numpy": np.__version__,
-              "python": platform.python_version(), "seed": args.seed, "quick": args.quick, "runs": results}
+              "python": platform.python_version(), "seed": args.seed, "quick": args.quick, "runs": results,
+              "tutorials": tutorials}
     print()
-    print(f"{'run':<24} {'epochs':>6} {'batch':>6} {'seconds':>8} {'test acc':>9} {'target':>7}  met")
+    if results:
+        print(f"{'run':<24} {'epochs':>6} {'batch':>6} {'seconds':>8} {'test acc':>9} {'target':>7}  met")
     for r in results:
         print(f"{r['name']:<24} {r['epochs']:>6} {r['batch_size']:>6} {r['train_seconds']:>8.1f} "
               f"{r['test_accuracy']:>9.4f} {r['target']:>7.2f}  {'yes' if r['target_met'] else 'NO'}")
-    if not args.quick:
+    print()
+    print(f"{'tutorial':<26} {'epochs':>6} {'seconds':>8} {'test acc':>9} {'published':>9}")
+    for t in tutorials:
+        print(f"{t['name']:<26} {t['epochs']:>6} {t['seconds']:>8.1f} {t['test_accuracy']:>9.4f} "
+              f"{t['published_accuracy']:>9.3f}")
+    if not args.quick and not args.tutorials_only:
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump(report, f, indent=1)
         print(f"\nJSON written to {args.out}")
-    print(json.dumps({r["name"]: r["test_accuracy"] for r in results}))
+    print(json.dumps({r["name"]: r["test_accuracy"] for r in results + tutorials}))
 
 
 if __name__ == "__main__":
