@@ -1,22 +1,32 @@
-"""Test accuracy of the workshop's models trained with nnscratch on real data.
+"""Test accuracy of the workshop's models, and of two well-known tutorials, trained with nnscratch.
 
-    python benchmarks/accuracy.py                  # every run; the dense ones ~5-10 minutes on 2 cores
-    python benchmarks/accuracy.py --only convnet   # the runs whose model is 'convnet' (merged into the JSON)
+    python benchmarks/accuracy.py                  # every run (~30 minutes on 2 cores)
+    python benchmarks/accuracy.py --only convnet   # only the runs of one model (merged into the JSON)
+    python benchmarks/accuracy.py --only tutorials # only the two tutorials (merged into the JSON)
     python benchmarks/accuracy.py --quick          # one epoch each on 6,000 images (smoke test)
 
-Trains the 1-layer model on MNIST, the 3-layer model on MNIST and the 3-layer model on Fashion-MNIST
-with the workshop's settings (categorical cross-entropy, Adam with Keras's defaults, sigmoid, dropout
-0.2), and Keras's "simple MNIST convnet" (zoo.simple_convnet: images (28, 28, 1), Adam, batch 128,
-12 epochs, on all 60,000 training images: Keras's example holds out 10% for validation, we do not)
-on MNIST and Fashion-MNIST.  Records test accuracy after every epoch (for the curve; the epoch count
-is fixed in advance, not picked on the test set) and prints a table plus JSON
-(benchmarks/results/accuracy.json; ``--only`` replaces just its runs there).
+Trains the 1-layer model on MNIST, the 3-layer model on MNIST and on Fashion-MNIST with the
+workshop's settings (categorical cross-entropy, Adam with Keras's defaults, sigmoid, dropout 0.2),
+and Keras's "simple MNIST convnet" (zoo.simple_convnet: images (28, 28, 1), Adam, batch 128, 12
+epochs, on all 60,000 training images: Keras's example holds out 10% for validation, we do not) on
+MNIST and Fashion-MNIST.  Records test accuracy after every epoch (for the curve; the epoch count is
+fixed in advance, not picked on the test set).
+
+Then the two tutorials students arrive with, run as written (``tutorials/``, full data, their own
+epoch counts) next to the accuracies their authors publish: TensorFlow's beginner quickstart (5
+epochs, ~97.7%) and Keras's examples/mnist_mlp.py (20 epochs, 98.40%).
+
+Prints a table plus JSON (benchmarks/results/accuracy.json) and plots the curves
+(benchmarks/results/accuracy.png).
 """
 import argparse
+import contextlib
+import io
 import json
 import os
 import platform
 import sys
+import time
 
 import numpy as np
 
@@ -25,14 +35,21 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import nnscratch  # noqa: E402
 from nnscratch import zoo  # noqa: E402
 from nnscratch.workshop import load_data  # noqa: E402
+from tutorials.runner import run_tutorial  # noqa: E402
 
-# (name, model, dataset, epochs, batch size, target accuracy from the issue; None: reported only)
+# (name, model, dataset, epochs, batch size, target accuracy from the issues; None: reported only)
 RUNS = [
     ("1-layer MNIST", "1layer", "mnist", 10, 32, 0.92),
     ("3-layer MNIST", "3layer", "mnist", 20, 128, 0.98),
     ("3-layer Fashion-MNIST", "3layer", "fashion_mnist", 30, 128, 0.88),
     ("simple convnet MNIST", "convnet", "mnist", 12, 128, 0.99),
     ("simple convnet Fashion-MNIST", "convnet", "fashion_mnist", 12, 128, None),
+]
+
+# (name, file, epochs, accuracy published by the tutorial's authors)
+TUTORIALS = [
+    ("TF quickstart (beginner)", "quickstart_beginner.py", 5, 0.977),
+    ("Keras mnist_mlp.py", "mnist_mlp.py", 20, 0.984),
 ]
 
 
@@ -56,14 +73,39 @@ def run(name, model_name, dataset, epochs, batch_size, seed, quick=False):
     return {"name": name, "model": model_name, "dataset": dataset, "epochs": epochs,
             "batch_size": batch_size, "train_seconds": round(seconds, 2),
             "test_accuracy": curve[-1], "best_epoch_accuracy": max(curve), "test_accuracy_per_epoch": curve,
-            "test_loss": loss, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}
+            "test_loss": loss, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "loadavg_after": os.getloadavg()}
+
+
+def run_tutorial_benchmark(name, filename, epochs, published, quick, seed):
+    """The tutorial's own code on the full data (its printed output discarded); test accuracy from
+    its trained model: quickstart ``model.evaluate(x_test, y_test)``, mnist_mlp its ``score``."""
+    nnscratch.set_random_seed(seed)
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        ns = run_tutorial(filename, epochs=1 if quick else None)
+        loss, acc = ns["score"] if "score" in ns else ns["model"].evaluate(ns["x_test"], ns["y_test"], verbose=0)
+    seconds = time.perf_counter() - start
+    epochs = 1 if quick else epochs
+    print(f"  {name}: {epochs} epochs, test acc {acc:.4f} (published {published:.3f}), {seconds:.0f} s", flush=True)
+    return {"name": name, "file": f"tutorials/{filename}", "epochs": epochs, "seconds": round(seconds, 2),
+            "test_accuracy": float(acc), "test_loss": float(loss), "published_accuracy": published,
+            "difference": round(float(acc) - published, 4)}
+
+
+def plot(runs, path):
+    """Test accuracy after every epoch, one line per run."""
+    from nnscratch.plotting import plot_training_curves
+    curves = {r["name"]: {"accuracy": r["test_accuracy_per_epoch"]} for r in runs}
+    plot_training_curves(curves, path, title="test accuracy per epoch (benchmarks/accuracy.py)")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one epoch per run, on 6,000 training images")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", choices=sorted({r[1] for r in RUNS}), help="only the runs of this model")
+    parser.add_argument("--only", choices=sorted({r[1] for r in RUNS} | {"tutorials"}),
+                        help="only the runs of this model, or only the tutorials")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "accuracy.json"))
     args = parser.parse_args()
     results = []
@@ -74,26 +116,38 @@ def main():
         r["target"] = target
         r["target_met"] = None if target is None else bool(r["test_accuracy"] >= target)
         results.append(r)
+    tutorials = ([run_tutorial_benchmark(*t, args.quick, args.seed) for t in TUTORIALS]
+                 if args.only in (None, "tutorials") else [])
     report = {"benchmark": "accuracy", "nnscratch": nnscratch.__version__, "numpy": np.__version__,
-              "python": platform.python_version(), "seed": args.seed, "quick": args.quick, "runs": results}
+              "python": platform.python_version(), "seed": args.seed, "quick": args.quick, "runs": results,
+              "tutorials": tutorials}
     print()
-    print(f"{'run':<30} {'epochs':>6} {'batch':>6} {'seconds':>8} {'test acc':>9} {'target':>7}  met")
+    if results:
+        print(f"{'run':<30} {'epochs':>6} {'batch':>6} {'seconds':>8} {'test acc':>9} {'target':>7}  met")
     for r in results:
         target = "-" if r["target"] is None else f"{r['target']:.2f}"
         met = "-" if r["target_met"] is None else ("yes" if r["target_met"] else "NO")
         print(f"{r['name']:<30} {r['epochs']:>6} {r['batch_size']:>6} {r['train_seconds']:>8.1f} "
               f"{r['test_accuracy']:>9.4f} {target:>7}  {met}")
+    if tutorials:
+        print(f"\n{'tutorial':<30} {'epochs':>6} {'seconds':>8} {'test acc':>9} {'published':>9}")
+    for t in tutorials:
+        print(f"{t['name']:<30} {t['epochs']:>6} {t['seconds']:>8.1f} {t['test_accuracy']:>9.4f} "
+              f"{t['published_accuracy']:>9.3f}")
     if not args.quick:
         if args.only and os.path.exists(args.out):          # keep the other runs' results
             with open(args.out) as f:
                 old = json.load(f)
             mine = {r["name"] for r in results}
             report["runs"] = [r for r in old.get("runs", []) if r["name"] not in mine] + results
+            if not tutorials:
+                report["tutorials"] = old.get("tutorials", [])
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump(report, f, indent=1)
+        plot(report["runs"], os.path.splitext(args.out)[0] + ".png")
         print(f"\nJSON written to {args.out}")
-    print(json.dumps({r["name"]: r["test_accuracy"] for r in results}))
+    print(json.dumps({r["name"]: r["test_accuracy"] for r in results + tutorials}))
 
 
 if __name__ == "__main__":

@@ -43,13 +43,14 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import nnscratch  # noqa: E402
+from nnscratch import checks as nn_checks  # noqa: E402
 from nnscratch import layers as nn_layers  # noqa: E402
 from nnscratch import losses as nn_losses  # noqa: E402
 from nnscratch import optimizers as nn_optimizers  # noqa: E402
 from nnscratch.models import softmax_head  # noqa: E402
 
 from .masks import replay_keras_masks  # noqa: E402
-from .models import ProbabilityCrossentropy, keras_floatx, workshop_pair  # noqa: E402
+from .models import ProbabilityCrossentropy, keras_floatx, keras_loss_like, workshop_pair  # noqa: E402
 
 # accuracy: Keras's metric is a float32/64 fraction; 1e-7 is far below one sample in 1/n.
 TOLERANCES = {
@@ -166,7 +167,8 @@ def nn_pass(nn, x, y=None, training=False):
         outs.append(h.copy())
     if y is None:
         return outs, None, None
-    loss, grad = nn.loss_and_gradient(np.asarray(y, dtype=nn.dtype), h)
+    y = nn_checks.targets(nn.compiled_loss, y, len(h), nn.output_dim, nn.dtype, "nn_pass")
+    loss, grad = nn.loss_and_gradient(y, h)
     nn.backward(grad)
     return outs, float(loss), [g.copy() for g in nn.gradients]
 
@@ -202,17 +204,20 @@ def clone_nn(nn, dropout=None):
             cfg["rate"] = dropout
         model.add(type(layer)(**cfg))
     if not model.built:
-        model.build(nn.input_dim)
+        model.build(nn.sample_shape)
     model.set_weights(nn.get_weights())
     opt = nn_optimizers.from_config(nn.optimizer.get_config()) if nn.optimizer is not None else "adam"
-    model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+    loss = nn.compiled_loss if nn.compiled_loss is not None else nn_losses.CategoricalCrossentropy()
+    model.compile(loss=nn_losses.get(nn_losses.serialize(loss)), optimizer=opt, metrics=["accuracy"])
     return model
 
 
 def _copy_loss(loss, dtype):
     if isinstance(loss, ProbabilityCrossentropy):
-        return ProbabilityCrossentropy(dtype=dtype)
-    if isinstance(loss, keras.losses.CategoricalCrossentropy) or loss == "categorical_crossentropy":
+        return ProbabilityCrossentropy(dtype=dtype, sparse=loss.sparse, from_logits=loss.from_logits)
+    if isinstance(loss, (keras.losses.CategoricalCrossentropy, keras.losses.SparseCategoricalCrossentropy)):
+        return type(loss)(from_logits=loss.get_config()["from_logits"], dtype=dtype)
+    if loss == "categorical_crossentropy":
         return keras.losses.CategoricalCrossentropy(dtype=dtype)
     raise ValueError(f"compare: unsupported Keras loss {loss!r}")
 
@@ -268,7 +273,8 @@ def _pre_activation(nn, layer, x):
 
 
 def _uses_stock_loss(km):
-    return isinstance(km.loss, keras.losses.CategoricalCrossentropy) or km.loss == "categorical_crossentropy"
+    return (isinstance(km.loss, (keras.losses.CategoricalCrossentropy, keras.losses.SparseCategoricalCrossentropy))
+            or km.loss == "categorical_crossentropy")
 
 
 def _loss_note(nn, km):
@@ -375,8 +381,7 @@ def compare_fit(report, nn, km, x, y, batch_size=128, dropout_on=False):
         stage = "fit 1 epoch (dropout, masks)"
     else:
         a = clone_nn(nn, dropout=0.0)
-        loss = (keras.losses.CategoricalCrossentropy(dtype=dtype) if softmax_head(a.layers[-1])
-                else ProbabilityCrossentropy(dtype=dtype))
+        loss = keras_loss_like(a.compiled_loss, dtype, "consistent", softmax_head(a.layers[-1]))
         b = clone_keras(km, dropout=0.0, loss=loss)
         stage = "fit 1 epoch (dropout 0)"
     with keras_floatx(dtype):
@@ -414,7 +419,8 @@ def compare_inference(report, nn, km, x, y):
     report.add("evaluate", "loss (nnscratch's formula)", en[0], ek[0], None, scalar=True, note=note)
     # Keras's number, recomputed: batch-size-weighted mean of per-batch softmax-CE of z (batch 32).
     z = _pre_activation(nn, head, x)
-    yy = np.asarray(y, nn.dtype)
+    yy = nn_checks.targets(nn.compiled_loss, y, len(z), nn.output_dim, nn.dtype, "compare_inference")
+    yy = nn.compiled_loss.rows(yy, nn.output_dim, nn.dtype)
     n = len(z)
     per_batch = [nn_losses.softmax_crossentropy_from_logits(yy[i:i + 32], z[i:i + 32]) * len(z[i:i + 32])
                  for i in range(0, n, 32)]
@@ -481,6 +487,9 @@ OPTIMIZER_CHOICES = {
     "sgd": lambda: nn_optimizers.SGD(learning_rate=0.01),
     "momentum": lambda: nn_optimizers.SGD(learning_rate=0.01, momentum=0.9),
     "nesterov": lambda: nn_optimizers.SGD(learning_rate=0.01, momentum=0.9, nesterov=True),
+    "rmsprop": lambda: nn_optimizers.RMSprop(),
+    "rmsprop-momentum": lambda: nn_optimizers.RMSprop(momentum=0.9),
+    "rmsprop-centered": lambda: nn_optimizers.RMSprop(centered=True),
 }
 
 

@@ -9,8 +9,11 @@ silently computes softmax cross-entropy of the pre-activation ``z``.  Otherwise 
 clips the probabilities.  Dropout in training returns a new tensor (no ``_keras_logits``); Dropout at
 inference, Dropout(0) and ``Identity`` return their input unchanged (the shortcut survives).
 
-nnscratch has one loss (``nnscratch/losses.py``): the fused logits form for a softmax output layer,
-the renormalised+clipped probability formula for anything else.
+nnscratch (``nnscratch/losses.py``) uses the fused logits form for a softmax output layer (for every
+loss and both ``from_logits``, as Keras does there), and otherwise the compiled loss's own formula on
+the output: renormalised+clipped probabilities (categorical), clipped probabilities (sparse), or
+log-softmax of the output (``from_logits=True``).  The same holds for ``SparseCategoricalCrossentropy``,
+whose Keras code takes the same shortcut.
 
 * ``loss="keras"``       -- the twin is compiled with Keras's own ``categorical_crossentropy``, as the
   workshop does.  Identical to nnscratch for a softmax head, and for a sigmoid head followed by an
@@ -18,8 +21,9 @@ the renormalised+clipped probability formula for anything else.
   trains on softmax-CE of the pre-sigmoid logits.
 * ``loss="consistent"``  -- the twin is compiled with Keras's own formula, applied so that it computes
   what nnscratch computes for every architecture: the stock loss for a softmax head, and
-  :class:`ProbabilityCrossentropy` (Keras's ``categorical_crossentropy`` on a copy of the tensor that
-  no longer carries ``_keras_logits``) otherwise.
+  :class:`ProbabilityCrossentropy` (Keras's own loss function, with the nnscratch model's
+  ``from_logits`` and sparse-or-not, on a copy of the tensor that no longer carries
+  ``_keras_logits``) otherwise.
 """
 import contextlib
 import os
@@ -30,6 +34,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from nnscratch import layers as nn_layers  # noqa: E402
+from nnscratch import losses as nn_losses  # noqa: E402
 from nnscratch import optimizers as nn_optimizers  # noqa: E402
 from nnscratch import zoo  # noqa: E402
 from nnscratch.models import softmax_head  # noqa: E402
@@ -55,31 +60,51 @@ def keras_floatx(dtype):
 # -------------------------------------------------------------------------------------------- loss
 @keras.saving.register_keras_serializable(package="keras_reference")
 class ProbabilityCrossentropy(keras.losses.Loss):
-    """Keras's ``categorical_crossentropy(from_logits=False)`` *without* the logits shortcut.
+    """Keras's ``categorical_crossentropy(from_logits=False)`` *without* the logits shortcut (with
+    ``sparse=True`` its ``sparse_categorical_crossentropy``; with ``from_logits=True`` the log-softmax
+    form applied to the output as it is).
 
     ``tf.identity`` returns a new tensor without the ``_keras_logits`` attribute (and, in a traced
     graph, with op type ``Identity`` rather than ``Softmax``), so Keras's own code takes its general
     path: ``q = p / sum(p)``, ``q = clip(q, 1e-7, 1 - 1e-7)``, ``L_i = -sum(y log q)``, then the mean
-    over the batch.  This is exactly nnscratch's ``losses.categorical_crossentropy``.
+    over the batch.  This is exactly nnscratch's ``losses.categorical_crossentropy`` (and, sparse,
+    ``losses.sparse_categorical_crossentropy``).
     """
 
-    def __init__(self, name="probability_crossentropy", reduction="sum_over_batch_size", dtype=None):
+    def __init__(self, name="probability_crossentropy", reduction="sum_over_batch_size", dtype=None,
+                 sparse=False, from_logits=False):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.sparse, self.from_logits = bool(sparse), bool(from_logits)
 
     def call(self, y_true, y_pred):
-        return keras.losses.categorical_crossentropy(y_true, tf.identity(y_pred))
+        fn = keras.losses.sparse_categorical_crossentropy if self.sparse else keras.losses.categorical_crossentropy
+        return fn(y_true, tf.identity(y_pred), from_logits=self.from_logits)
+
+    def get_config(self):
+        return {**super().get_config(), "sparse": self.sparse, "from_logits": self.from_logits}
 
 
-def _keras_loss(kind, dtype, fused):
+def keras_loss_like(nn_loss, dtype, kind="keras", fused=False):
+    """The Keras loss for an nnscratch loss object (or name): the stock class with the same
+    ``from_logits`` (``kind='keras'``), or, with ``kind='consistent'`` and no softmax head
+    (``fused=False``), :class:`ProbabilityCrossentropy` configured alike."""
+    nn_loss = nn_losses.get(nn_loss if nn_loss is not None else "categorical_crossentropy")
     if kind == "keras" or (kind == "consistent" and fused):
-        return keras.losses.CategoricalCrossentropy(dtype=dtype)
+        cls = (keras.losses.SparseCategoricalCrossentropy if nn_loss.sparse
+               else keras.losses.CategoricalCrossentropy)
+        return cls(from_logits=nn_loss.from_logits, dtype=dtype)
     if kind == "consistent":
-        return ProbabilityCrossentropy(dtype=dtype)
+        return ProbabilityCrossentropy(dtype=dtype, sparse=nn_loss.sparse, from_logits=nn_loss.from_logits)
     raise ValueError(f"loss must be 'consistent' or 'keras', got {kind!r}")
 
 
+def _keras_loss(kind, dtype, fused, nn_loss=None):
+    return keras_loss_like(nn_loss, dtype, kind, fused)
+
+
 def keras_optimizer_like(optimizer):
-    """A fresh Keras optimizer with the hyperparameters of an nnscratch one (or a name: 'adam', 'sgd')."""
+    """A fresh Keras optimizer with the hyperparameters of an nnscratch one (or a name: 'adam', 'sgd',
+    'rmsprop')."""
     opt = nn_optimizers.get(optimizer)
     if isinstance(opt, nn_optimizers.Adam):
         return keras.optimizers.Adam(learning_rate=opt.learning_rate, beta_1=opt.beta_1,
@@ -87,6 +112,9 @@ def keras_optimizer_like(optimizer):
     if isinstance(opt, nn_optimizers.SGD):
         return keras.optimizers.SGD(learning_rate=opt.learning_rate, momentum=opt.momentum,
                                     nesterov=opt.nesterov)
+    if isinstance(opt, nn_optimizers.RMSprop):
+        return keras.optimizers.RMSprop(learning_rate=opt.learning_rate, rho=opt.rho, momentum=opt.momentum,
+                                        epsilon=opt.epsilon, centered=opt.centered)
     raise ValueError(f"no Keras twin for optimizer {opt!r}")
 
 
@@ -170,6 +198,8 @@ def keras_layer_like(layer, dtype):
     act = None if act is None or act.name == "linear" else act.name
     if isinstance(layer, nn_layers.Dense):
         return keras.layers.Dense(layer.units, activation=act, dtype=dtype)
+    if isinstance(layer, nn_layers.Softmax):
+        return keras.layers.Softmax(axis=-1, dtype=dtype)
     if isinstance(layer, nn_layers.Activation):
         return keras.layers.Activation(layer.activation.name, dtype=dtype)
     if isinstance(layer, nn_layers.Flatten):
@@ -186,10 +216,11 @@ def keras_layer_like(layer, dtype):
 def keras_twin(nn_model, loss="consistent", optimizer=None, copy_weights=True, compile=True, seed=None):
     """The Keras model with the same layers, dtype and (by default) the same weights as ``nn_model``.
 
-    ``nn_model``: an nnscratch ``Sequential`` of Dense/Activation/Dropout/Flatten/Conv2D/MaxPooling2D,
-    built (input shape known).
+    ``nn_model``: an nnscratch ``Sequential`` of Dense/Activation/Softmax/Dropout/Flatten/Conv2D/
+    MaxPooling2D, built (input shape known).
     ``loss``: ``'consistent'`` (computes what nnscratch computes, always) or ``'keras'`` (Keras's
-    stock loss with its logits shortcut); see the module docstring.
+    stock loss with its logits shortcut); see the module docstring.  Either is the twin of the
+    nnscratch model's compiled loss (class, ``from_logits``); categorical cross-entropy if uncompiled.
     ``optimizer``: an nnscratch optimizer or name; default: ``nn_model``'s optimizer's hyperparameters
     if it is compiled, else Adam's defaults.  The Keras optimizer is always fresh (step 0).
     ``seed``: seeds of the Keras Dropout layers' generators (``seed + k`` for the k-th Dropout).
@@ -215,7 +246,7 @@ def keras_twin(nn_model, loss="consistent", optimizer=None, copy_weights=True, c
             optimizer = nn_model.optimizer if nn_model.optimizer is not None else "adam"
         keras_opt = keras_optimizer_like(optimizer)      # float32 learning_rate variable, as Keras's default
         with keras_floatx(dtype):                         # the compiled loss's value in the model's dtype
-            model.compile(loss=_keras_loss(loss, dtype, softmax_head(nn_model.layers[-1])),
+            model.compile(loss=_keras_loss(loss, dtype, softmax_head(nn_model.layers[-1]), nn_model.compiled_loss),
                           optimizer=keras_opt, metrics=["accuracy"])
     return model
 

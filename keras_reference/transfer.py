@@ -48,6 +48,8 @@ def nnscratch_layer_like(layer, **kw):
         return nn_layers.Dropout(layer.rate, **kw)
     if isinstance(layer, keras.layers.Flatten):
         return nn_layers.Flatten(**kw)
+    if isinstance(layer, keras.layers.Softmax) and layer.axis in (-1, [-1], (-1,)):
+        return nn_layers.Softmax(**kw)
     if isinstance(layer, keras.layers.Conv2D) and type(layer) is keras.layers.Conv2D:
         if layer.data_format != "channels_last" or tuple(layer.dilation_rate) != (1, 1) or layer.groups != 1:
             raise ValueError(f"nnscratch_twin: {layer.name}: nnscratch's Conv2D is channels-last, without "
@@ -63,8 +65,8 @@ def nnscratch_layer_like(layer, **kw):
 
 
 def nnscratch_twin(keras_model, dtype=None):
-    """The nnscratch ``Sequential`` with the same stack (Dense, Activation, Dropout, Flatten, Conv2D,
-    MaxPooling2D) and weights as a Keras ``Sequential`` (compiled with Adam's defaults unless you
+    """The nnscratch ``Sequential`` with the same stack (Dense, Activation, Softmax, Dropout, Flatten,
+    Conv2D, MaxPooling2D) and weights as a Keras ``Sequential`` (compiled with Adam's defaults unless you
     compile it again)."""
     dtype = dtype or (keras_model.layers[0].dtype if keras_model.layers else "float32")
     model = nnscratch.Sequential(dtype=dtype)

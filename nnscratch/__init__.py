@@ -7,7 +7,7 @@ these methods; ``backend.py`` says where the Numba kernels sit beside them.
 import importlib
 __version__ = "0.1.0"
 
-from . import activations, datasets, gradcheck, initializers, layers, losses, optimizers, utils
+from . import activations, datasets, gradcheck, initializers, layers, losses, nn, optimizers, utils
 from .backend import get_backend, set_backend
 from .models import History, Sequential
 from .saving import load_model
@@ -30,5 +30,5 @@ def __dir__():
 
 
 __all__ = ["Sequential", "History", "load_model", "set_random_seed", "set_backend", "get_backend",
-           "keras", "activations", "datasets",
+           "keras", "activations", "datasets", "nn",
            "gradcheck", "initializers", "layers", "losses", "optimizers", "utils", "__version__"]

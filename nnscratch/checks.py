@@ -67,24 +67,67 @@ def features(model, x, what):
 
 
 def features_and_targets(model, x, y, what):
-    """``(x, y)`` checked: ``x`` as :func:`features`, ``y`` one-hot (or probability) rows ``(N, C)``."""
+    """``(x, y)`` checked: ``x`` as :func:`features`, ``y`` as :func:`targets` for the compiled loss."""
     x = features(model, x, what)
+    return x, targets(model.compiled_loss, y, len(x), model.output_dim, model.dtype, what)
+
+
+def targets(loss, y, n, num_classes, dtype, what):
+    """``y`` in the form ``loss`` takes: integer labels ``(N,)`` for a sparse loss
+    (:func:`integer_labels`), else one-hot (or probability) rows ``(N, C)`` (:func:`one_hot_rows`)."""
+    if loss is not None and loss.sparse:
+        return integer_labels(y, n, num_classes, what)
+    return one_hot_rows(y, n, num_classes, dtype, what)
+
+
+def _numbers(y, what):
     y = np.asarray(y)
-    c = model.output_dim
     if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
         raise ValueError(f"{what}: y must hold numbers, got an array of {y.dtype}")
+    return y
+
+
+def one_hot_rows(y, n, num_classes, dtype, what):
+    """One-hot (or probability) rows ``(N, C)`` in ``dtype``, finite, in [0, 1], summing to 1."""
+    y = _numbers(y, what)
+    c = num_classes
     if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and c != 1):
         raise ValueError(f"{what}: y has shape {y.shape}: integer labels, but categorical_crossentropy "
-                         f"needs one-hot rows of width {c}. Use nnscratch.utils.to_categorical(y, {c}).")
+                         f"needs one-hot rows of width {c}. Use nnscratch.utils.to_categorical(y, {c}), or "
+                         "compile with loss='sparse_categorical_crossentropy', which takes integer labels.")
     if y.ndim != 2 or y.shape[1] != c:
         raise ValueError(f"{what}: y has shape {y.shape} but the output layer has {c} units; "
-                         f"one-hot targets must have shape ({len(x)}, {c})")
-    if len(y) != len(x):
-        raise ValueError(f"{what}: x has {len(x)} samples but y has {len(y)}")
-    y = np.ascontiguousarray(y, dtype=model.dtype)
+                         f"one-hot targets must have shape ({n}, {c})")
+    if len(y) != n:
+        raise ValueError(f"{what}: x has {n} samples but y has {len(y)}")
+    y = np.ascontiguousarray(y, dtype=dtype)
     if not np.all(np.isfinite(y)):
         raise ValueError(f"{what}: y contains NaN or infinite values")
     if y.min() < 0 or y.max() > 1 or not np.allclose(y.sum(axis=1), 1, atol=1e-3):
         raise ValueError(f"{what}: y must hold one-hot (or probability) rows that sum to 1 with values "
                          "in [0, 1]; use nnscratch.utils.to_categorical on integer labels")
-    return x, y
+    return y
+
+
+def integer_labels(y, n, num_classes, what):
+    """Class indices ``(N,)`` as int64, each in ``[0, C)``, for the sparse loss.  A trailing axis of
+    size 1 is dropped; whole-number floats are accepted (Keras casts labels to int64)."""
+    y = _numbers(y, what)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        hint = (" These look like one-hot rows: compile with loss='categorical_crossentropy', or pass "
+                "the labels y.argmax(axis=1)." if y.ndim == 2 and y.shape[1] == num_classes else "")
+        raise ValueError(f"{what}: y has shape {y.shape}, but sparse_categorical_crossentropy takes "
+                         f"integer class labels of shape ({n},).{hint}")
+    if len(y) != n:
+        raise ValueError(f"{what}: x has {n} samples but y has {len(y)}")
+    if not np.issubdtype(y.dtype, np.integer) and (not np.all(np.isfinite(y)) or np.any(y != np.round(y))):
+        raise ValueError(f"{what}: integer labels must be whole numbers (class indices), got values like "
+                         f"{y[:5]}")
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    outside = (y < 0) | (y >= num_classes)
+    if np.any(outside):
+        raise ValueError(f"{what}: label {y[outside][0]} is outside the valid range [0, {num_classes}) of "
+                         f"the output's {num_classes} classes")
+    return y

@@ -272,3 +272,35 @@ def sgd_update(ws, gs, velocities, lr, momentum, nesterov):
             _sgd_one(ws[p], gs[p], lr)
         else:
             _sgd_momentum_one(ws[p], gs[p], velocities[p], lr, momentum, nesterov)
+
+
+@njit(**_exact)
+def _rmsprop_one(w, g, v, m, a, rho, one_minus_rho, momentum, eps, lr, with_momentum, centered):
+    for k in range(w.size):
+        gk = g[k]
+        vk = rho * v[k] + one_minus_rho * (gk * gk)
+        v[k] = vk
+        if centered:
+            ak = rho * a[k] + one_minus_rho * gk
+            a[k] = ak
+            d = vk - ak * ak + eps
+        else:
+            d = vk + eps
+        step = lr * gk / np.sqrt(d)
+        if with_momentum:
+            mk = momentum * m[k] + step
+            m[k] = mk
+            w[k] = w[k] - mk
+        else:
+            w[k] = w[k] - step
+
+
+@njit(**_exact)
+def rmsprop_update(ws, gs, vs, ms, avgs, rho, one_minus_rho, momentum, eps, lr, with_momentum, centered):
+    """One RMSprop step over all parameters (tuples of 1-D views), one pass each: ``RMSprop.apply``'s
+    ``v = rho*v + (1-rho)*g*g``; centered ``a = rho*a + (1-rho)*g``, ``d = v - a*a + eps``, else
+    ``d = v + eps``; ``step = lr*g / sqrt(d)``; ``m = momentum*m + step; w -= m`` or ``w -= step``.
+    ``ms`` / ``avgs`` are only read when ``with_momentum`` / ``centered`` (else any same-typed tuple)."""
+    for p in range(len(ws)):
+        _rmsprop_one(ws[p], gs[p], vs[p], ms[p], avgs[p], rho, one_minus_rho, momentum, eps, lr,
+                     with_momentum, centered)

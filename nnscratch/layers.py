@@ -217,7 +217,7 @@ class Activation(Layer):
         self.activation = activations_module.get(activation)
 
     def forward(self, z, training=False):
-        """``a = f(z)``."""
+        """``a = f(z)``.  (The kernels see rows: an N-D ``z`` as ``(N*..., M)``, a view.)"""
         if backend.fast() and self.activation.code is not None:
             a = self.buffer("a", z.shape, z.dtype)
             _kernels().activation_forward(_rows(z), self.activation.code, _rows(a))
@@ -238,6 +238,34 @@ class Activation(Layer):
 
     def get_config(self):
         return {"name": self.name, "activation": self.activation.name, "input_shape": self.input_shape}
+
+
+def _rows(x):
+    """``x`` as rows ``(-1, M)`` for the row-wise kernels: the array itself if 2-D, else a reshape
+    (a view for the contiguous arrays the layers make)."""
+    return x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+
+
+class Softmax(Activation):
+    """``keras.layers.Softmax()``: ``a_ij = exp(z_ij - max_k z_ik) / sum_k exp(z_ik - max_k z_ik)`` over
+    the last axis, ``(N, M) -> (N, M)``; no parameters.
+
+    The same computation as ``Activation('softmax')`` (its forward, backward and kernel; see
+    ``activations.softmax``).  As a model's output layer it is a softmax head: the model trains with the
+    fused softmax + cross-entropy on its input ``z`` (``losses.py``), as Keras does for it.  The
+    TensorFlow quickstart appends one to a trained logits model:
+    ``Sequential([model, Softmax()])``.  Only ``axis=-1`` (the last axis) is implemented.
+    """
+
+    def __init__(self, axis=-1, name=None, input_shape=None, dtype=None):
+        if axis != -1:
+            raise ValueError(f"Softmax: axis={axis!r} is not implemented in nnscratch; it normalises over "
+                             "the last axis (axis=-1)")
+        super().__init__("softmax", name=name, input_shape=input_shape, dtype=dtype)
+        self.axis = -1
+
+    def get_config(self):
+        return {"name": self.name, "axis": self.axis, "input_shape": self.input_shape}
 
 
 class Dropout(Layer):
@@ -324,4 +352,4 @@ class Flatten(Layer):
 
 
 from .conv import Conv2D, MaxPooling2D  # noqa: E402,F401  (conv.py builds on Layer, above)
-LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Dropout, Flatten, Conv2D, MaxPooling2D)}
+LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Dropout, Flatten, Softmax, Conv2D, MaxPooling2D)}

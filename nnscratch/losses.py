@@ -1,35 +1,65 @@
-"""Categorical cross-entropy: the loss value and its gradient, in the two forms a model needs.
+"""Cross-entropy losses: the formulas, and the Keras loss objects that choose between them.
 
 Notation: ``y (N, C)`` one-hot (or any rows of non-negative weights summing to 1) targets,
-``p (N, C)`` the network's output, ``z (N, C)`` the pre-activation of a softmax output layer.
-Every loss is the **mean over the batch** of per-sample losses (Keras's "sum over batch size"), so
-every gradient carries a factor ``1/N``.
+``labels (N,)`` integer class indices (the sparse losses), ``p (N, C)`` the network's output,
+``z (N, C)`` logits (the input of a softmax).  Every loss is the **mean over the batch** of
+per-sample losses (Keras's "sum over batch size"), so every gradient carries a factor ``1/N``.
 
-1. :func:`categorical_crossentropy` ``(y, p)`` is Keras's formula for ``from_logits=False``
-   (``keras/src/backend/tensorflow/nn.py``)::
+The formulas (``keras/src/backend/tensorflow/nn.py`` in Keras 3)
+------------------------------------------------------------------
+1. :func:`categorical_crossentropy` ``(y, p)``, Keras's ``from_logits=False``::
 
        q_i = p_i / sum_k p_ik                   # renormalise each row to sum to 1
        q_i = clip(q_i, eps, 1 - eps)            # eps = 1e-7, keeps log() finite
        L   = mean_i ( -sum_j y_ij * log q_ij )
 
-   This is nnscratch's single definition of the loss, used in training *and* evaluation for any
-   output layer except softmax.  Keras agrees with it while training the workshop's first model
-   (Dense -> sigmoid -> Dropout).  Keras's ``evaluate`` of that model reports a different number: with
-   Dropout inactive the sigmoid output reaches the loss directly and Keras silently swaps in the
-   softmax cross-entropy of the pre-sigmoid ``z``.  nnscratch does not copy that swap;
-   ``keras_reference`` shows both numbers side by side.
+2. :func:`softmax_crossentropy_from_logits` ``(y, z)``, the fused log-softmax form used for
+   ``from_logits=True`` and for every softmax output layer:
+   ``L = mean_i ( logsumexp(z_i) - sum_j y_ij z_ij )``, with the famous gradient
+   ``dL/dz = (softmax(z) - y) / N`` (no division by tiny probabilities).
 
-2. :func:`softmax_crossentropy_from_logits` ``(y, z)`` is the same loss when ``p = softmax(z)``,
-   written in the numerically stable form ``L = mean_i ( logsumexp(z_i) - sum_j y_ij z_ij )``.  A model
-   whose last layer is softmax uses it, with the famous fused gradient ``dL/dz = (softmax(z) - y) / N``
-   (no division by tiny probabilities).  Keras does the same for a softmax output.  It equals form 1
-   exactly except where form 1 would clip a probability below 1e-7.
+3. :func:`sparse_categorical_crossentropy` ``(labels, p)``, Keras's sparse ``from_logits=False``.  It
+   clips *before* renormalising (form 1 renormalises first)::
+
+       c_i = clip(p_i, eps, 1 - eps)
+       L   = mean_i ( log sum_k c_ik - log c_i,labels_i )
+
+   The sparse ``from_logits=True`` loss is form 2 with ``y = one_hot(labels)``:
+   ``logsumexp(z_i) - z_i,labels_i``.
+
+Which formula a model trains on (``Sequential.loss_and_gradient``)
+-------------------------------------------------------------------
+* Softmax output layer (``Dense(activation='softmax')``, ``Activation('softmax')``, ``Softmax()``):
+  form 2 on the softmax's input ``z``, for every loss here and both values of ``from_logits``.  That
+  is Keras's shortcut: its softmax tags its output with the logits (``_keras_logits``) and the loss
+  uses them (with ``from_logits=True`` Keras also warns that the output is not logits; so do we).
+  Form 1 equals form 2 there except where form 1 would clip a probability below 1e-7.
+* Any other output layer: ``from_logits=True`` is form 2 on the output itself; ``from_logits=False``
+  is form 1 (categorical) or form 3 (sparse).
+* Keras also applies the shortcut to a *sigmoid* output that reaches the loss directly (the
+  workshop's first model at ``evaluate``); nnscratch does not copy that swap, and ``keras_reference``
+  shows both numbers side by side.
+
+The loss objects
+----------------
+:class:`CategoricalCrossentropy` and :class:`SparseCategoricalCrossentropy` are Keras's classes: give
+them to ``compile`` (or the names ``'categorical_crossentropy'``, ``'sparse_categorical_crossentropy'``),
+or call them, ``loss_fn(y_true, y_pred)``, for the batch's loss as a 0-d :class:`~nnscratch.tensor.Tensor`
+(``.numpy()`` works; it is NumPy underneath).  A model trains through their
+:meth:`Loss.value_and_gradient` and :meth:`Loss.logits_value_and_gradient`, where the Numba kernel sits
+beside each plain formula (``kernels.py``).
 """
+import warnings
+
 import numpy as np
+
+from . import backend, checks
+from .tensor import Tensor
 
 EPSILON = 1e-7   # keras.config.epsilon()
 
 
+# ============================================================================ the formulas
 def _row_sums(p):
     """``s_i = sum_k p_ik``, with an all-zero row (possible when dropout follows the output layer and
     drops every unit) treated as ``s_i = 1``: its ``q`` is then 0, clipped to eps, giving the finite
@@ -81,9 +111,240 @@ def softmax_crossentropy_from_logits_gradient(y, p):
     return (p - y) / y.shape[0]
 
 
+def sparse_categorical_crossentropy(labels, p):
+    """``L = mean_i ( log sum_k c_ik - log c_i,labels_i )`` with ``c = clip(p, eps, 1 - eps)``.
+
+    Keras's sparse ``from_logits=False``: ``log(c)`` fed to ``sparse_softmax_cross_entropy_with_logits``,
+    i.e. ``logsumexp(log c_i) - log c_i,labels_i``.  ``labels: (N,)`` integers, ``p: (N, C) -> scalar``.
+    """
+    labels = np.asarray(labels).astype(np.int64, copy=False)       # as Keras casts them
+    c = np.clip(p, EPSILON, 1 - EPSILON)
+    rows = np.arange(len(labels))
+    return np.sum(np.log(np.sum(c, axis=-1)) - np.log(c[rows, labels])) / len(labels)
+
+
+def sparse_categorical_crossentropy_gradient(labels, p):
+    """``dL/dp : (N, C)`` for :func:`sparse_categorical_crossentropy`.
+
+    ``dL/dc_ik = (1 / sum_j c_ij - [k = labels_i] / c_ik) / N``, times 0 where the clip is active
+    (``p_ik`` outside ``[eps, 1 - eps]``), as TensorFlow differentiates ``clip``.
+    """
+    labels = np.asarray(labels).astype(np.int64, copy=False)
+    c = np.clip(p, EPSILON, 1 - EPSILON)
+    rows = np.arange(len(labels))
+    g = np.broadcast_to(1 / np.sum(c, axis=-1, keepdims=True), c.shape).copy()
+    g[rows, labels] -= 1 / c[rows, labels]
+    g *= (p >= EPSILON) & (p <= 1 - EPSILON)
+    return (g / len(labels)).astype(p.dtype, copy=False)
+
+
+def one_hot(labels, num_classes, dtype, out=None):
+    """``y_ij = [j == labels_i]``: ``(N,) -> (N, C)``, into ``out`` if given."""
+    labels = np.asarray(labels).astype(np.int64, copy=False)
+    y = np.zeros((len(labels), num_classes), dtype) if out is None else out
+    if out is not None:
+        y[...] = 0
+    y[np.arange(len(labels)), labels] = 1
+    return y
+
+
+# ============================================================================ the loss objects
+def _new_array(name, shape, dtype):
+    return np.empty(shape, dtype)
+
+
+class Loss:
+    """A Keras loss object: ``loss_fn(y_true, y_pred)`` and the two methods a model trains with.
+
+    ``from_logits``: ``y_pred`` holds logits ``z`` (the output of a layer without softmax) rather than
+    probabilities.  ``dtype``: the dtype ``loss_fn(...)`` computes in (default ``'float32'``, Keras's
+    ``floatx()``); a model's training computes in the model's own dtype.  Only Keras's reduction
+    ``'sum_over_batch_size'`` (the batch mean) is implemented.
+    """
+    name = "loss"
+    sparse = False        # True: targets are integer class indices (N,), else rows (N, C)
+
+    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None, dtype=None):
+        if not isinstance(from_logits, (bool, np.bool_)):
+            raise ValueError(f"{type(self).__name__}: from_logits must be True or False, got {from_logits!r}")
+        if reduction != "sum_over_batch_size":
+            raise ValueError(f"{type(self).__name__}: reduction={reduction!r} is not implemented in nnscratch; "
+                             "it computes Keras's default 'sum_over_batch_size' (the mean over the batch)")
+        self.from_logits = bool(from_logits)
+        self.reduction = reduction
+        if name is not None:
+            self.name = str(name)
+        self.dtype = np.dtype(dtype or "float32")
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"{type(self).__name__}: dtype must be 'float32' or 'float64', got {dtype!r}")
+
+    # --------------------------------------------------------------------- called by the user
+    def __call__(self, y_true, y_pred):
+        """The batch's mean loss as a 0-d :class:`~nnscratch.tensor.Tensor` (``.numpy()`` gives a NumPy
+        scalar).  As Keras's ``Loss.__call__``, both arguments are first converted to ``self.dtype``
+        (float32 by default).  ``y_pred`` is taken as it is: no softmax shortcut outside a model."""
+        p = np.asarray(y_pred)
+        if p.dtype == object or not (np.issubdtype(p.dtype, np.number) or p.dtype == bool):
+            raise ValueError(f"{self.name}: y_pred must hold numbers, got an array of {p.dtype}")
+        if p.ndim != 2:
+            raise ValueError(f"{self.name}: y_pred must have shape (samples, classes), got {p.shape}")
+        p = np.ascontiguousarray(p, dtype=self.dtype)
+        y = checks.targets(self, y_true, len(p), p.shape[-1], self.dtype, self.name)
+        return Tensor(np.asarray(self.value(y, p), dtype=self.dtype))
+
+    # --------------------------------------------------------------------- used in training
+    def rows(self, y, num_classes, dtype, buffer=_new_array):
+        """The targets as rows ``(N, C)`` (one-hot for integer labels), for the fused form 2."""
+        return y
+
+    def value(self, y, pred):
+        """``L``: the plain formula (see the module docstring), no gradient."""
+        if self.from_logits:
+            return softmax_crossentropy_from_logits(self.rows(y, pred.shape[-1], pred.dtype), pred)
+        return self.probability_value(y, pred)
+
+    def value_and_gradient(self, y, pred, buffer=_new_array):
+        """``(L, dL/d pred)`` for the model's output ``pred (N, C)``: form 2 with ``z = pred`` if
+        ``from_logits``, else the probability formula.  The fast path writes into arrays from
+        ``buffer(name, shape, dtype)`` (the output layer's ``Layer.buffer``), valid until the next call."""
+        if self.from_logits:
+            return self.logits_value_and_gradient(y, pred, None, buffer)
+        return self.probability_value_and_gradient(y, pred, buffer)
+
+    def logits_value_and_gradient(self, y, z, p=None, buffer=_new_array):
+        """Form 2 on logits ``z (N, C)``: ``L = mean(logsumexp(z) - y.z)`` and ``dL/dz = (p - y) / N``
+        with ``p = softmax(z)``.  ``p``: the model's ``softmax(z)`` where it has one (a softmax output
+        layer's output; the fast path writes the same values into it again), else None."""
+        y = self.rows(y, z.shape[-1], z.dtype, buffer)
+        if backend.fast():
+            from .kernels import softmax_crossentropy
+            p = buffer("loss_softmax", z.shape, z.dtype) if p is None else p
+            dz = buffer("loss_gradient", z.shape, z.dtype)
+            return softmax_crossentropy(z, y, p, dz), dz               # p = softmax(z), L, dz in one pass
+        if p is None:
+            from .activations import softmax
+            p = softmax(z)
+        return softmax_crossentropy_from_logits(y, z), softmax_crossentropy_from_logits_gradient(y, p)
+
+    def get_config(self):
+        return {"name": self.name, "from_logits": self.from_logits}
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.get_config() == self.get_config()
+
+    def __hash__(self):
+        return hash((type(self).__name__, self.name, self.from_logits))
+
+    def __repr__(self):
+        return f"{type(self).__name__}(from_logits={self.from_logits})"
+
+
+class CategoricalCrossentropy(Loss):
+    """``keras.losses.CategoricalCrossentropy(from_logits=False)``: targets are rows ``y (N, C)``
+    (one-hot, e.g. from ``to_categorical``).  ``from_logits=False``: form 1 on probabilities;
+    ``from_logits=True``: form 2 on logits.  See the module docstring."""
+    name = "categorical_crossentropy"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
+                 name="categorical_crossentropy", dtype=None):
+        if label_smoothing != 0 or axis != -1:
+            raise ValueError("CategoricalCrossentropy: label_smoothing and axis other than -1 are not "
+                             "implemented in nnscratch; use label_smoothing=0, axis=-1")
+        super().__init__(from_logits, reduction, name, dtype)
+
+    def probability_value(self, y, p):
+        return categorical_crossentropy(y, p)
+
+    def probability_value_and_gradient(self, y, p, buffer=_new_array):
+        """Form 1: ``L`` and ``dL/dp``; the fast path in one Numba pass (``kernels.crossentropy``)."""
+        if backend.fast():
+            from .kernels import crossentropy
+            dp = buffer("loss_gradient", p.shape, p.dtype)
+            dt = p.dtype.type
+            return crossentropy(p, y, dp, dt(EPSILON), dt(1 - EPSILON)), dp
+        return categorical_crossentropy(y, p), categorical_crossentropy_gradient(y, p)
+
+    def classes(self, y):
+        """The class index of each target row: ``argmax_j y_ij``, ``(N,)`` (Keras's categorical accuracy)."""
+        return y.argmax(axis=-1)
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """``keras.losses.SparseCategoricalCrossentropy(from_logits=False)``: targets are integer class
+    indices ``labels (N,)`` (or ``(N, 1)``), as ``mnist.load_data()`` returns them.
+    ``from_logits=False``: form 3 on probabilities; ``from_logits=True``: form 2 on logits with
+    ``y = one_hot(labels)``.  See the module docstring."""
+    name = "sparse_categorical_crossentropy"
+    sparse = True
+
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
+                 name="sparse_categorical_crossentropy", dtype=None):
+        if ignore_class is not None:
+            raise ValueError("SparseCategoricalCrossentropy: ignore_class is not implemented in nnscratch; "
+                             "use ignore_class=None")
+        super().__init__(from_logits, reduction, name, dtype)
+
+    def rows(self, labels, num_classes, dtype, buffer=_new_array):
+        """``one_hot(labels) : (N,) -> (N, C)``, the rows form 2 takes."""
+        return one_hot(labels, num_classes, dtype, out=buffer("loss_targets", (len(labels), num_classes), dtype))
+
+    def probability_value(self, labels, p):
+        return sparse_categorical_crossentropy(labels, p)
+
+    def probability_value_and_gradient(self, labels, p, buffer=_new_array):
+        """Form 3: ``L`` and ``dL/dp`` (plain NumPy on both backends)."""
+        return sparse_categorical_crossentropy(labels, p), sparse_categorical_crossentropy_gradient(labels, p)
+
+    def classes(self, labels):
+        """The labels themselves (Keras's sparse categorical accuracy compares them with argmax(p))."""
+        return labels
+
+
+LOSSES = {"categorical_crossentropy": CategoricalCrossentropy,
+          "sparse_categorical_crossentropy": SparseCategoricalCrossentropy}
+_FUNCTIONS = {categorical_crossentropy: "categorical_crossentropy",
+              sparse_categorical_crossentropy: "sparse_categorical_crossentropy"}
+
+
 def get(identifier):
-    """Only categorical cross-entropy is implemented; a clear error names anything else."""
-    if identifier in ("categorical_crossentropy", categorical_crossentropy):
-        return "categorical_crossentropy"
+    """A new loss object for a Keras name (``'categorical_crossentropy'``, ``'sparse_categorical_crossentropy'``,
+    or the class names), for one of the functions above, or for :func:`serialize`'s dict; a loss
+    object is returned as it is."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}:
+        cls = {c.__name__: c for c in LOSSES.values()}.get(identifier["class_name"])
+        config = identifier["config"]
+        if cls is not None and isinstance(config, dict) and set(config) <= {"from_logits"}:
+            return cls(**config)
+    try:
+        if identifier in _FUNCTIONS:
+            identifier = _FUNCTIONS[identifier]
+    except TypeError:                          # unhashable: a list, a dict, ...
+        pass
+    if isinstance(identifier, str):
+        by_class = {c.__name__: c for c in LOSSES.values()}
+        cls = LOSSES.get(identifier) or by_class.get(identifier)
+        if cls is not None:
+            return cls()
     raise ValueError(f"Unknown loss {identifier!r}: nnscratch implements 'categorical_crossentropy' "
-                     "(one-hot targets, see nnscratch.utils.to_categorical)")
+                     "(one-hot targets, see nnscratch.utils.to_categorical) and "
+                     "'sparse_categorical_crossentropy' (integer labels), also as the classes "
+                     "CategoricalCrossentropy and SparseCategoricalCrossentropy(from_logits=...)")
+
+
+def serialize(loss):
+    """What a model file stores: the Keras name for a default-configured loss
+    (``'categorical_crossentropy'``), else ``{"class_name": ..., "config": {"from_logits": ...}}``."""
+    if not loss.from_logits:
+        return loss.name if loss.name in LOSSES and isinstance(loss, LOSSES[loss.name]) else type(loss).__name__
+    return {"class_name": type(loss).__name__, "config": {"from_logits": loss.from_logits}}
+
+
+def warn_if_softmax_output(loss, layer_name):
+    """Keras's warning (``_get_logits``) when ``from_logits=True`` meets a softmax output layer: the
+    loss then uses the softmax's input ``z``, as it would with ``from_logits=False``."""
+    if loss.from_logits:
+        warnings.warn(f"{loss.name} received from_logits=True, but the model's output comes from a softmax "
+                      f"({layer_name}) and thus does not represent logits; as Keras does, the loss uses "
+                      "the softmax's input instead. Was this intended?", stacklevel=3)

@@ -12,7 +12,9 @@ same ``forward``: put a breakpoint in ``Dense.forward`` and ``fit`` stops there.
 inside those methods (``backend.py``: a Numba kernel beside each NumPy expression).
 
 The API mirrors ``keras.Sequential``: ``add``, ``compile``, ``fit``, ``evaluate``, ``predict``,
-``summary``, ``get_weights``, ``set_weights``, ``save`` and :func:`load_model`.
+``summary``, ``get_weights``, ``set_weights``, ``save`` and :func:`load_model`.  A ``Sequential`` can
+itself be a layer of another one (``Sequential([model, Softmax()])``): it then shares its layers and
+weights with the outer model, as in Keras.
 """
 import time
 
@@ -22,6 +24,7 @@ from . import backend, checks, losses, optimizers
 from . import layers as layers_module
 from .layers import Activation, Dense, Dropout
 from .progress import ProgressBar
+from .tensor import Tensor
 from .utils import make_rng
 
 class History:
@@ -46,9 +49,15 @@ class History:
 
 
 def softmax_head(layer):
-    """True if ``layer`` ends in a softmax (a ``Dense(activation='softmax')`` or ``Activation('softmax')``):
-    the model then uses the fused softmax + cross-entropy (see ``losses.py``)."""
+    """True if ``layer`` ends in a softmax (a ``Dense(activation='softmax')``, ``Activation('softmax')``,
+    ``Softmax()``, or a nested ``Sequential`` whose last layer does): the model then uses the fused
+    softmax + cross-entropy on the softmax's input (see ``losses.py``)."""
+    if isinstance(layer, Sequential):
+        return bool(layer.layers) and softmax_head(layer.layers[-1])
     return isinstance(layer, (Dense, Activation)) and layer.activation.name == "softmax"
+
+
+_CATEGORICAL = losses.CategoricalCrossentropy()
 
 
 class Sequential:
@@ -73,7 +82,8 @@ class Sequential:
         self.rng = make_rng(seed)
         self.layers = []
         self.optimizer = None
-        self.loss = None
+        self.loss = None              # what compile() was given (a name or a loss object), as in Keras
+        self.compiled_loss = None     # the loss object training uses (losses.py)
         self.metrics = []
         self.stop_training = False
         self.history = None
@@ -83,21 +93,35 @@ class Sequential:
 
     # ------------------------------------------------------------------ building
     def add(self, layer):
-        """Append a layer; it is built (its weights created) as soon as its input size is known."""
-        if not isinstance(layer, layers_module.Layer):
+        """Append a layer; it is built (its weights created) as soon as its input size is known.
+
+        A ``Sequential`` may be added as a layer: the outer model then runs it as one step and trains
+        its weights (the same arrays: both models see every change), as Keras nests models."""
+        nested = isinstance(layer, Sequential)
+        if not isinstance(layer, layers_module.Layer) and not nested:
             raise ValueError(f"Sequential.add expects an nnscratch layer, got {type(layer).__name__}")
-        if self.layers and layer.input_shape is not None:
+        if nested and (layer is self or self in layer.submodels()):
+            raise ValueError(f"Sequential.add: {layer.name} cannot contain itself")
+        if nested and layer.dtype != self.dtype:
+            raise ValueError(f"Sequential.add: {layer.name} is {layer.dtype.name} but {self.name} is "
+                             f"{self.dtype.name}; create both with the same dtype")
+        if self.layers and not nested and layer.input_shape is not None:
             raise ValueError(f"{layer.name}: only the first layer takes input_shape")
         self.layers.append(layer)
-        if len(self.layers) == 1 and layer.input_shape is not None:
-            self.build(layer.input_shape)
+        input_shape = layer.sample_shape if nested else layer.input_shape
+        if len(self.layers) == 1 and input_shape is not None:
+            self.build(input_shape)
         elif len(self.layers) > 1 and self.layers[-2].built:
             layer.build(self.layers[-2].output_shape, self.dtype)
 
-    def build(self, input_shape):
-        """Create every layer's parameters for inputs of ``input_shape`` (``(784,)``, or just 784)."""
+    def build(self, input_shape, dtype=None):
+        """Create every layer's parameters for inputs of ``input_shape`` (``(784,)``, or just 784).
+        (``dtype``: the outer model's, when this model is a layer of another; it must be this one's.)"""
         if not self.layers:
             raise ValueError("Sequential model has no layers: add some with model.add(...)")
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            raise ValueError(f"{self.name} is {self.dtype.name} but is built as a layer of a "
+                             f"{np.dtype(dtype).name} model; create both with the same dtype")
         shape = (int(input_shape),) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
         for layer in self.layers:
             if not layer.built:
@@ -125,6 +149,36 @@ class Sequential:
     def output_dim(self):
         return self.layers[-1].output_dim if self.built else None
 
+    # The layer contract, for a Sequential inside another one: built_input_shape, output_shape,
+    # weights, grads, forward, backward(grad, need_dx=...).
+    @property
+    def built_input_shape(self):
+        return self.sample_shape
+
+    @property
+    def output_shape(self):
+        """The shape of one output sample, without the batch axis: ``(10,)``."""
+        return self.layers[-1].output_shape if self.built else None
+
+    @property
+    def weights(self):
+        return self.trainable_weights
+
+    @property
+    def grads(self):
+        return self.gradients
+
+    @property
+    def head(self):
+        """The layer that makes the model's output: the last layer (inside a nested Sequential, its last)."""
+        last = self.layers[-1]
+        return last.head if isinstance(last, Sequential) else last
+
+    def submodels(self):
+        """Every Sequential nested in this one, at any depth."""
+        inner = [l for l in self.layers if isinstance(l, Sequential)]
+        return inner + [m for l in inner for m in l.submodels()]
+
     @property
     def trainable_weights(self):
         """All parameter arrays, Keras's order: ``[W1, b1, W2, b2, ...]`` (the arrays themselves)."""
@@ -140,19 +194,24 @@ class Sequential:
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
-        """Choose the loss, the optimizer (``'adam'``, ``'sgd'`` or an instance) and metrics (``['accuracy']``)."""
+        """Choose the optimizer (``'rmsprop'``, Keras's default, ``'adam'``, ``'sgd'`` or an instance), the
+        loss (``'categorical_crossentropy'`` for one-hot targets, ``'sparse_categorical_crossentropy'``
+        for integer labels, or a loss object such as ``SparseCategoricalCrossentropy(from_logits=True)``)
+        and metrics (``['accuracy']``: compares ``argmax(p)`` with the label, as Keras picks categorical
+        or sparse accuracy from the targets).  ``model.loss`` keeps what was given, as in Keras;
+        ``model.compiled_loss`` is the loss object training uses."""
         if loss is None:
             raise ValueError("compile: give a loss, e.g. loss='categorical_crossentropy'")
-        self.loss = losses.get(loss)
-        if optimizer == "rmsprop":
-            raise ValueError("compile: Keras's default optimizer 'rmsprop' is not implemented in nnscratch; "
-                             "pass optimizer='adam' or optimizer='sgd'")
-        self.optimizer = optimizers.get(optimizer)
+        compiled_loss = losses.get(loss)
+        optimizer = optimizers.get(optimizer)
         metrics = list(metrics or [])
         for m in metrics:
-            if m not in ("accuracy", "acc", "categorical_accuracy"):
+            if m not in ("accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy"):
                 raise ValueError(f"compile: unknown metric {m!r}; nnscratch implements 'accuracy'")
+        self.loss, self.compiled_loss, self.optimizer = loss, compiled_loss, optimizer
         self.metrics = ["accuracy"] if metrics else []
+        if self.built and softmax_head(self.layers[-1]):
+            losses.warn_if_softmax_output(compiled_loss, self.head.name)
 
     # ------------------------------------------------------------------ one step, readable
     def forward(self, x, training=False):
@@ -163,42 +222,46 @@ class Sequential:
         return x
 
     def loss_and_gradient(self, y, p):
-        """The batch's mean loss and the gradient that starts the backward pass.
+        """The batch's mean loss and the gradient that starts the backward pass (see ``losses.py``).
 
-        Softmax head: ``L = mean(logsumexp(z) - y.z)`` and the fused ``dL/dz = (p - y) / N``.
-        Otherwise:    ``L = categorical_crossentropy(y, p)`` and ``dL/dp``.  (See ``losses.py``.)
-        The fast path computes the same two things in one Numba pass, into the head layer's buffer.
+        Softmax head (for every loss and both ``from_logits``, Keras's shortcut): on the softmax's
+        input ``z``, ``L = mean(logsumexp(z) - y.z)`` and the fused ``dL/dz = (p - y) / N``.
+        Otherwise: the compiled loss's ``L`` and ``dL/dp`` on the output ``p`` (with ``from_logits``,
+        the same fused form with ``z = p``).  ``y``: one-hot rows ``(N, C)``, or labels ``(N,)`` for a
+        sparse loss.  The fast paths write into the head layer's buffers.  (Before ``compile``:
+        categorical cross-entropy, e.g. for ``gradcheck.check_model``.)
         """
-        head = self.layers[-1]
+        loss = self.compiled_loss if self.compiled_loss is not None else _CATEGORICAL
+        head = self.head
         if softmax_head(head):
             z = head.cache[-2]                        # the softmax's input, cached by its forward
-            if backend.fast():
-                from .kernels import softmax_crossentropy
-                dz = head.buffer("loss_gradient", z.shape, z.dtype)
-                return softmax_crossentropy(z, y, p, dz), dz
-            return (losses.softmax_crossentropy_from_logits(y, z),
-                    losses.softmax_crossentropy_from_logits_gradient(y, p))
-        if backend.fast():
-            from .kernels import crossentropy
-            dp = head.buffer("loss_gradient", p.shape, p.dtype)
-            dt = p.dtype.type
-            return crossentropy(p, y, dp, dt(losses.EPSILON), dt(1 - losses.EPSILON)), dp
-        return losses.categorical_crossentropy(y, p), losses.categorical_crossentropy_gradient(y, p)
+            return loss.logits_value_and_gradient(y, z, p, head.buffer)
+        return loss.value_and_gradient(y, p, head.buffer)
 
-    def backward(self, grad, input_grad=False):
+    def backward(self, grad, input_grad=False, *, need_dx=None):
         """Chain rule from the loss back to the first kernel, filling every layer's ``grads``.
 
         ``grad`` is what :meth:`loss_and_gradient` returned.  With a softmax head it is already
         dL/dz, so the softmax itself is skipped (a Dense(activation='softmax') continues from z).
         Returns dL/dx for the model's input if ``input_grad``, else None (nobody needs it in training).
+        As a layer of another model (the layer contract, ``need_dx`` given), ``grad`` is dL/d(output)
+        and every layer runs its full backward; the outer model decides about a softmax head.
         """
+        if need_dx is not None:
+            return self._backward(grad, need_dx, from_z=False)
+        return self._backward(grad, input_grad, from_z=softmax_head(self.layers[-1]))
+
+    def _backward(self, grad, need_dx, from_z):
         stack = list(self.layers)
-        if softmax_head(stack[-1]):
+        if from_z:                                    # grad is dL/dz of the softmax head
             last = stack.pop()
             if isinstance(last, Dense):
-                grad = last.backward_from_z(grad, need_dx=bool(stack) or input_grad)
+                grad = last.backward_from_z(grad, need_dx=bool(stack) or need_dx)
+            elif isinstance(last, Sequential):
+                grad = last._backward(grad, bool(stack) or need_dx, from_z=True)
+            # an Activation('softmax') / Softmax(): dL/dz is the gradient for its input, as it is
         for i in range(len(stack) - 1, -1, -1):
-            grad = stack[i].backward(grad, need_dx=i > 0 or input_grad)
+            grad = stack[i].backward(grad, need_dx=i > 0 or need_dx)
         return grad
 
     def compute_gradients(self, x, y, training=True):
@@ -233,11 +296,11 @@ class Sequential:
         self._require_compiled("train_on_batch")
         x, y = checks.features_and_targets(self, x, y, "train_on_batch")
         loss, p = self.train_step(x, y)
-        accuracy = float(np.mean(p.argmax(1) == y.argmax(1)))
+        accuracy = float(np.mean(p.argmax(1) == self.compiled_loss.classes(y)))
         return [float(loss), accuracy] if self.metrics else float(loss)
 
     def _require_compiled(self, what):
-        if self.optimizer is None or self.loss is None:
+        if self.optimizer is None or self.compiled_loss is None:
             raise ValueError(f"{what} called before compile(): call model.compile(loss="
                              "'categorical_crossentropy', optimizer='adam', metrics=['accuracy']) first")
 
@@ -280,7 +343,7 @@ class Sequential:
 
         n = len(x)
         steps = -(-n // batch_size)
-        y_class = y.argmax(axis=1)
+        y_class = self.compiled_loss.classes(y)        # (N,): what 'accuracy' compares argmax(p) with
         history = self.history = History()
         history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
         self.stop_training = False
@@ -340,14 +403,15 @@ class Sequential:
             p = self.forward(x[rows], training=False)
             loss, _ = self.loss_and_gradient(y[rows], p)
             loss_sum += float(loss) * len(p)
-            correct += int(np.count_nonzero(p.argmax(axis=1) == y[rows].argmax(axis=1)))
+            correct += int(np.count_nonzero(p.argmax(axis=1) == self.compiled_loss.classes(y[rows])))
             bar.update(1)
         logs = {"accuracy": correct / n, "loss": loss_sum / n} if self.metrics else {"loss": loss_sum / n}
         bar.close(logs)
         return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
 
     def predict(self, x, batch_size=None, verbose="auto"):
-        """Outputs for every row of ``x`` at inference (dropout off), in batches: ``(N, D) -> (N, C)``."""
+        """Outputs for every row of ``x`` at inference (dropout off), in batches: ``(N, D) -> (N, C)``.
+        A NumPy array (a :class:`~nnscratch.tensor.Tensor`, which also answers ``.numpy()``)."""
         batch_size = checks.positive_int(batch_size, "predict: batch_size", default=32)
         verbose = checks.verbosity(verbose, "predict")
         x = checks.features(self, x, "predict")
@@ -360,12 +424,17 @@ class Sequential:
             out[rows] = self.forward(x[rows], training=False)
             bar.update(1)
         bar.close()
-        return out
+        return Tensor(out)
 
     def __call__(self, x, training=False):
-        """``model(x)``: one forward pass over all of ``x`` (Keras's direct call); a new array."""
+        """``model(x)``: one forward pass over all of ``x`` (Keras's direct call); a new array.
+
+        It is plain NumPy: a :class:`~nnscratch.tensor.Tensor` (an ``np.ndarray`` subclass) that also
+        answers TensorFlow's ``.numpy()``, so ``model(x_train[:1]).numpy()`` runs as in the tutorials.
+        As in Keras, ``x`` is cast to the model's dtype first (``x / 255.0`` is float64; a float32 model
+        rounds it to float32, as Keras's layers cast their inputs)."""
         x = checks.features(self, x, "model(x)")
-        return np.array(self.forward(x, training=training), copy=True)
+        return Tensor(np.array(self.forward(x, training=training), copy=True))
 
     # ------------------------------------------------------------------ weights
     def get_weights(self):

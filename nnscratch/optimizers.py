@@ -9,7 +9,7 @@ through float32 (``ops.cast(0.9, float64)`` is ``float64(float32(0.9))``).  We d
 float64 model takes the same steps as Keras to ~1e-15.
 
 Fast path: on the ``'numba'`` backend ``apply`` hands all parameters to one kernel
-(``kernels.adam_update`` / ``sgd_update``) that makes one pass over each, bit for bit the same
+(``kernels.adam_update`` / ``sgd_update`` / ``rmsprop_update``) that makes one pass over each, bit for bit the same
 arithmetic as the loop written out in ``_update``.  An update is all-or-nothing: Ctrl-C during
 ``apply`` is delivered after the last parameter has moved, never between two of them.
 """
@@ -173,17 +173,82 @@ class Adam(Optimizer):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+class RMSprop(Optimizer):
+    """RMSprop, ``keras.optimizers.RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+    centered=False)``; Keras's default optimizer (``compile()`` without one).
+
+    Per parameter, as ``keras/src/optimizers/rmsprop.py`` computes it (all slots start at zero)::
+
+        v = rho * v + (1 - rho) * g*g                     # running mean of g^2   ("velocity")
+        centered:  a = rho * a + (1 - rho) * g            # running mean of g     ("average_gradient")
+                   d = v - a*a + epsilon                  # an estimate of the variance of g
+        else:      d = v + epsilon
+        step = lr * g / sqrt(d)
+        momentum > 0:  m = momentum * m + step;  w -= m   ("momentum")
+        else:          w -= step
+
+    Epsilon is inside the square root (``sqrt(v + eps)``), unlike Adam's ``sqrt(v) + eps``.  The
+    constants are the Python floats cast straight to the parameter's dtype (Keras's ``ops.multiply``
+    with a Python float, measured bit-exact in float64); only ``lr`` goes through float32, Keras's
+    learning-rate variable.
+    """
+    name = "rmsprop"
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False):
+        super().__init__(learning_rate)
+        self.rho = _number(self, "rho", rho, low=0, high=1)
+        self.momentum = _number(self, "momentum", momentum, low=0, high=1)
+        self.epsilon = _number(self, "epsilon", epsilon, low=0, low_open=True)
+        if not isinstance(centered, (bool, np.bool_)):
+            raise ValueError(f"RMSprop: centered must be True or False, got {centered!r}")
+        self.centered = bool(centered)
+        self.slots = (("velocity",) + (("momentum",) if self.momentum > 0 else ())
+                      + (("average_gradient",) if self.centered else ()))
+
+    def _update(self, params, grads):
+        dt = params[0].dtype.type
+        lr = _through_float32(self.learning_rate, params[0].dtype)
+        if backend.fast():
+            from .kernels import rmsprop_update
+            ws, gs, slots = self._flat_views(params, grads)
+            slot = dict(zip(self.slots, slots))
+            rmsprop_update(ws, gs, slot["velocity"], slot.get("momentum", ws), slot.get("average_gradient", ws),
+                           dt(self.rho), dt(1 - self.rho), dt(self.momentum), dt(self.epsilon), lr,
+                           self.momentum > 0, self.centered)
+            return
+        for i, (w, g) in enumerate(zip(params, grads)):
+            v = self.state["velocity"][i]
+            v[...] = dt(self.rho) * v + dt(1 - self.rho) * (g * g)
+            if self.centered:
+                a = self.state["average_gradient"][i]
+                a[...] = dt(self.rho) * a + dt(1 - self.rho) * g
+                d = v - a * a + dt(self.epsilon)
+            else:
+                d = v + dt(self.epsilon)
+            step = lr * g / np.sqrt(d)
+            if self.momentum > 0:
+                m = self.state["momentum"][i]
+                m[...] = dt(self.momentum) * m + step
+                w -= m
+            else:
+                w -= step
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
 def get(identifier):
-    """``'sgd'`` / ``'adam'`` (Keras's defaults) or an optimizer instance."""
+    """``'sgd'`` / ``'adam'`` / ``'rmsprop'`` (Keras's defaults) or an optimizer instance."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in OPTIMIZERS:
         return OPTIMIZERS[identifier.lower()]()
-    raise ValueError(f"Unknown optimizer {identifier!r}; use 'sgd', 'adam' or an instance of "
-                     "nnscratch.optimizers.SGD / Adam")
+    raise ValueError(f"Unknown optimizer {identifier!r}; use 'sgd', 'adam', 'rmsprop' or an instance of "
+                     "nnscratch.optimizers.SGD / Adam / RMSprop")
 
 
 def from_config(config):

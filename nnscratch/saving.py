@@ -27,7 +27,12 @@ The metadata::
      "optimizer":  null | {"config": optimizer.get_config(),      # {"name": "adam", "learning_rate": ...}
                            "iterations": int >= 0,
                            "slots": [] | list(optimizer.slots)},   # [] while the state is not built
-     "loss": str, "metrics": [str, ...]}                           # only when "optimizer" is not null
+     "loss": str | {"class_name": str, "config": {"from_logits": bool}},   # only when "optimizer"
+     "metrics": [str, ...]}                                                # is not null
+
+"loss" is a Keras name (``'categorical_crossentropy'``, ``'sparse_categorical_crossentropy'``) or,
+for a loss object that differs from its name's default (``from_logits=True``), its class and config
+(``losses.serialize``); files that store a name read as before.
 
 Loading trusts nothing in the file.  It reads the metadata first and validates all of it (each layer
 class and its config keys, the optimizer, the random-generator states), works out the shape of
@@ -52,7 +57,7 @@ import zlib
 import numpy as np
 
 from . import layers as layers_module
-from . import models, optimizers
+from . import losses, models, optimizers
 
 FILE_FORMAT = "nnscratch-model-v1"
 MAX_META_CHARS = 1 << 22      # 4 Mi characters; the workshop's 3-layer model needs 1,722, 1,000 layers ~200,000
@@ -90,6 +95,10 @@ def _metadata_and_arrays(model):
     if not model.built:
         raise ValueError("save: the model is not built yet (give the first layer input_shape, "
                          "or fit it first)")
+    if model.submodels():
+        raise ValueError(f"save: {model.name} contains another Sequential ({model.submodels()[0].name}); "
+                         f"the {FILE_FORMAT} format stores plain layers only. Save the inner model and "
+                         "rebuild the outer one in code, e.g. Sequential([load_model(path), Softmax()])")
     names = [layer.name for layer in model.layers]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -114,7 +123,7 @@ def _metadata_and_arrays(model):
                              "slots": list(opt.state)}
         for slot, arrs in opt.state.items():
             arrays.update({f"opt_{slot}_{i}": a for i, a in enumerate(arrs)})
-        meta["loss"] = model.loss
+        meta["loss"] = losses.serialize(model.compiled_loss)
         meta["metrics"] = list(model.metrics)
     for name, a in arrays.items():
         if not np.all(np.isfinite(a)):
@@ -394,10 +403,15 @@ class _Plan:
         self.generators = self._generators(meta["rng_states"])
         self.optimizer, self.iterations, self.slots = self._optimizer(meta["optimizer"])
         self.loss, self.metrics = meta.get("loss"), meta.get("metrics")
-        if compiled and (not isinstance(self.loss, str) or not isinstance(self.metrics, list)
+        if compiled and (not isinstance(self.loss, (str, dict)) or not isinstance(self.metrics, list)
                          or not all(isinstance(m, str) for m in self.metrics)):
-            fail(f'"loss" must be a string and "metrics" a list of strings, got {self.loss!r} and '
-                 f"{self.metrics!r}")
+            fail(f'"loss" must be a string (or a loss\'s class and config) and "metrics" a list of '
+                 f"strings, got {self.loss!r:.80} and {self.metrics!r:.80}")
+        if isinstance(self.loss, dict):
+            try:
+                self.loss = losses.get(self.loss)          # a loss object, as compile() was given
+            except (TypeError, ValueError) as e:
+                fail(f'"loss" {self.loss!r:.80} is not a loss this nnscratch knows: {e}')
 
     def _walk_shapes(self):
         """Shapes of all parameters in Keras's order, from the first layer's ``input_shape`` through

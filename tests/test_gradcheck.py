@@ -81,3 +81,57 @@ def test_gradcheck_catches_a_wrong_backward():
     report = gradcheck.check_layer(layer, np.random.default_rng(0).standard_normal((3, 4)))
     assert not report.passed and report.max_error > 1e-2
     assert "FAIL" in str(report)
+
+
+# ------------------------------------------------------- the tutorials' losses and layers (test_tutorials.py)
+def test_loss_from_logits_both_classes():
+    """``from_logits=True``: the fused log-softmax form, gradient (softmax(z) - y) / N, for one-hot rows
+    and for integer labels (the same formula on one_hot(labels))."""
+    from nnscratch import losses
+    rng = np.random.default_rng(20)
+    z, labels = rng.standard_normal((6, 5)) * 3, rng.integers(0, 5, 6)
+    for loss, y in ((losses.CategoricalCrossentropy(from_logits=True), np.eye(5)[labels]),
+                    (losses.SparseCategoricalCrossentropy(from_logits=True), labels)):
+        _, analytic = loss.value_and_gradient(y, z.copy())
+        numeric = gradcheck.numerical_gradient(lambda: loss.value(y, z), z)
+        assert gradcheck.relative_error(numeric, analytic) < TOL, repr(loss)
+
+
+def test_loss_sparse_probability_form():
+    """Sparse ``from_logits=False`` (clip, then log-sum of the clipped row) on sigmoid outputs."""
+    from nnscratch import losses
+    rng = np.random.default_rng(21)
+    p, labels = sigmoid(rng.standard_normal((5, 7)) * 2), rng.integers(0, 7, 5)
+    numeric = gradcheck.numerical_gradient(lambda: losses.sparse_categorical_crossentropy(labels, p), p)
+    analytic = losses.sparse_categorical_crossentropy_gradient(labels, p)
+    assert gradcheck.relative_error(numeric, analytic) < TOL
+
+
+@pytest.mark.parametrize("loss", ["sparse_logits", "categorical_logits", "sparse_sigmoid", "sparse_softmax_layer"])
+def test_tutorial_models_end_to_end(loss):
+    """Flatten -> Dense -> Dense head, compiled with each new loss; the Softmax() layer head takes the
+    fused path (dL/dz through the Softmax layer's input)."""
+    from nnscratch import losses
+    from nnscratch.layers import Flatten, Softmax
+    rng = np.random.default_rng(22)
+    x, labels = rng.random((5, 3, 4)), rng.integers(0, 4, 5)
+    head = {"sparse_sigmoid": [Dense(4, activation="sigmoid", seed=2)],
+            "sparse_softmax_layer": [Dense(4, seed=2), Softmax()]}.get(loss, [Dense(4, seed=2)])
+    model = Sequential([Flatten(input_shape=(3, 4)), Dense(6, activation="tanh", seed=1)] + head, dtype="float64")
+    compiled = {"sparse_logits": losses.SparseCategoricalCrossentropy(from_logits=True),
+                "categorical_logits": losses.CategoricalCrossentropy(from_logits=True)}.get(
+        loss, losses.SparseCategoricalCrossentropy())
+    model.compile(loss=compiled, optimizer="rmsprop")
+    y = np.eye(4)[labels] if loss == "categorical_logits" else labels
+    report = gradcheck.check_model(model, x, y, max_entries=None)
+    assert report["input"]["shape"] == (5, 3, 4)
+    assert report.max_error < TOL, str(report)
+
+
+def test_flatten_and_softmax_layers():
+    from nnscratch.layers import Flatten, Softmax
+    x = np.random.default_rng(23).standard_normal((4, 3, 5))
+    flatten = Flatten()
+    flatten.build(x.shape[1:], np.float64)
+    assert gradcheck.check_layer(flatten, x).max_error < TOL
+    assert gradcheck.check_layer(Softmax(), x[:, 0, :] * 3).max_error < TOL

@@ -476,3 +476,153 @@ def test_chaos_rule_catches_a_float32_only_bug(monkeypatch):
     assert not report.ok
     with pytest.raises(AssertionError, match="before the chaos horizon|twins never depart"):
         _assert_miss_only_after_chaos_horizon(*args, nn, km, x, y, trajectory, report)
+
+
+# ------------------------------------------------------------ the tutorials' pieces against Keras
+from nnscratch import losses as nn_loss_objects  # noqa: E402
+
+LOSS_OBJECTS = {
+    "sparse_logits": (lambda: nn_loss_objects.SparseCategoricalCrossentropy(from_logits=True), True),
+    "categorical_logits": (lambda: nn_loss_objects.CategoricalCrossentropy(from_logits=True), False),
+    "sparse": (lambda: nn_loss_objects.SparseCategoricalCrossentropy(), True),
+    "categorical": (lambda: nn_loss_objects.CategoricalCrossentropy(), False),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(LOSS_OBJECTS))
+def test_loss_objects_called_like_keras(name, dtype):
+    """``loss_fn(y_true, y_pred)`` against Keras's own loss object, on logits (also with
+    ``from_logits=True``), on sigmoid-like outputs and on rows with clipped entries (where the sparse
+    and categorical formulas part ways)."""
+    make, sparse = LOSS_OBJECTS[name]
+    rng = np.random.default_rng(30)
+    labels = rng.integers(0, 7, 40)
+    y = labels.astype(np.uint8) if sparse else keras.utils.to_categorical(labels, 7)
+    ours = make()
+    ours.dtype = np.dtype(dtype)
+    cls = keras.losses.SparseCategoricalCrossentropy if sparse else keras.losses.CategoricalCrossentropy
+    theirs = cls(from_logits=ours.from_logits, dtype=dtype)
+    z = rng.normal(size=(40, 7)) * 4
+    probabilities = (1 / (1 + np.exp(-z)), np.where(z > 3, 1.0, np.where(z < -3, 0.0, 1 / (1 + np.exp(-z)))))
+    for pred in ((z,) if ours.from_logits else ()) + probabilities:
+        a, b = float(ours(y, pred).numpy()), float(theirs(y, pred).numpy())
+        assert abs(a - b) <= {"float32": 1e-6, "float64": 1e-12}[dtype] * max(1.0, abs(b)), (a, b)
+
+
+def tutorial_pair(dtype, loss, optimizer, head="linear", dropout=0.2, seed=40, hidden=32, nested=False):
+    """A quickstart-style nnscratch model (Flatten(28, 28) -> Dense relu -> Dropout -> Dense(10) and an
+    optional softmax head) and its Keras twin, identical weights and compiled loss/optimizer."""
+    stack = [L.Flatten(input_shape=(28, 28)), L.Dense(hidden, activation="relu", seed=seed), L.Dropout(dropout),
+             L.Dense(10, activation="softmax" if head == "dense_softmax" else None, seed=seed + 1)]
+    if head == "softmax_layer":
+        stack.append(L.Softmax())
+    nn = nnscratch.Sequential(stack, dtype=dtype)
+    nn.compile(loss=loss, optimizer=optimizer, metrics=["accuracy"])
+    km = kr.keras_twin(nn, loss="keras", seed=seed)
+    return nn, km
+
+
+def _tutorial_data(mnist, dtype, n, sparse):
+    x = mnist[0][:n].reshape(n, 28, 28).astype(dtype)
+    return x, (mnist[1][:n].argmax(1) if sparse else mnist[1][:n].astype(dtype))
+
+
+TUTORIAL_CASES = [
+    # (loss, head): the quickstart's from-logits sparse loss, its categorical twin, and softmax heads
+    ("sparse_logits", "linear"),
+    ("categorical_logits", "linear"),
+    ("sparse", "softmax_layer"),
+    ("categorical", "softmax_layer"),
+    ("sparse", "dense_softmax"),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("loss_name,head", TUTORIAL_CASES)
+def test_tutorial_models_forward_loss_gradients(mnist, loss_name, head, dtype):
+    make, sparse = LOSS_OBJECTS[loss_name]
+    nn, km = tutorial_pair(dtype, make(), nn_opt.Adam(), head=head)
+    x, y = _tutorial_data(mnist, dtype, 64, sparse)
+    report = _report(dtype)
+    cmp.compare_forward(report, nn, km, x, training=False)
+    cmp.compare_forward(report, nn, km, x, training=True)
+    cmp.compare_gradients(report, nn, km, x, y)
+    cmp.compare_inference(report, nn, km, x, y)
+    _assert_ok(report)
+
+
+RMSPROPS = {"plain": {}, "momentum": {"momentum": 0.9}, "centered": {"centered": True}}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("loss_name,head,rmsprop", [
+    ("sparse_logits", "linear", "plain"), ("categorical_logits", "linear", "momentum"),
+    ("sparse", "softmax_layer", "centered"), ("categorical", "dense_softmax", "plain"),
+])
+def test_tutorial_models_100_rmsprop_steps(mnist, loss_name, head, rmsprop, dtype):
+    """100 RMSprop steps (Keras's default optimizer, mnist_mlp's) through ``fit`` and through
+    ``train_on_batch``, dropout on with Keras's masks replayed: weights and every step's loss."""
+    make, sparse = LOSS_OBJECTS[loss_name]
+    nn, km = tutorial_pair(dtype, make(), nn_opt.RMSprop(**RMSPROPS[rmsprop]), head=head, seed=41)
+    x, y = _tutorial_data(mnist, dtype, 32, sparse)
+    for via in ("fit", "train_on_batch"):
+        report = _report(dtype)
+        cmp.compare_steps(report, nn, km, x, y, steps=100, via=via)
+        _assert_ok(report)
+        worst = max(r.max_abs for r in report.rows if "/" in r.name)
+        assert worst <= {"float32": 1e-5, "float64": 1e-10}[dtype]
+    _assert_moved(nn, km, x, y)
+
+
+@pytest.mark.parametrize("rmsprop", sorted(RMSPROPS))
+def test_mnist_mlp_rmsprop_fit_epoch(mnist, rmsprop):
+    """Keras's mnist_mlp architecture (relu, dropout 0.2, softmax; width 128 here), one epoch of
+    ``fit(shuffle=False)`` on 1024 images with each RMSprop variant, float32: weights, loss, accuracy."""
+    nn = nnscratch.Sequential([L.Dense(128, activation="relu", input_shape=(784,), seed=50), L.Dropout(0.2),
+                               L.Dense(128, activation="relu", seed=51), L.Dropout(0.2),
+                               L.Dense(10, activation="softmax", seed=52)])
+    nn.compile(loss="categorical_crossentropy", optimizer=nn_opt.RMSprop(**RMSPROPS[rmsprop]), metrics=["accuracy"])
+    km = kr.keras_twin(nn, loss="keras", seed=50)
+    report = _report("float32")
+    x, y = mnist[0].astype("float32"), mnist[1].astype("float32")
+    cmp.compare_fit(report, nn, km, x, y, batch_size=128)
+    cmp.compare_fit(report, nn, km, x, y, batch_size=128, dropout_on=True)
+    _assert_ok(report)
+
+
+def test_quickstart_probability_model_matches_keras(mnist):
+    """``Sequential([model, Softmax()])`` on both sides: the same probabilities, from model(x) and predict."""
+    nn, km = tutorial_pair("float32", nn_loss_objects.SparseCategoricalCrossentropy(from_logits=True),
+                           nn_opt.Adam(), seed=42)
+    x = mnist[0][:50].reshape(50, 28, 28)                              # float64, as x / 255.0 is
+    nn_prob = nnscratch.keras.Sequential([nn, nnscratch.keras.layers.Softmax()])
+    k_prob = keras.Sequential([km, keras.layers.Softmax()])
+    ours, theirs = nn_prob(x), k_prob(x).numpy()
+    assert ours.dtype == theirs.dtype == np.float32
+    np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(nn_prob.predict(x, verbose=0), k_prob.predict(x, verbose=0), atol=1e-6, rtol=0)
+    # the untrained loss the tutorial prints, loss_fn(y_train[:1], predictions).numpy()
+    labels = mnist[1][:1].argmax(1).astype(np.uint8)
+    k_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, km(x[:1])).numpy()
+    n_loss = nnscratch.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, nn(x[:1])).numpy()
+    assert type(n_loss) is type(k_loss) is np.float32 and abs(n_loss - k_loss) <= 1e-6
+
+
+def test_keras_warns_and_uses_the_logits_under_a_softmax_with_from_logits():
+    """Pinned Keras behaviour that nnscratch copies: from_logits=True on a softmax output computes the
+    cross-entropy of the softmax's *input* (and warns), the same number as from_logits=False."""
+    import warnings
+    nn = nnscratch.Sequential([L.Dense(5, activation="softmax", input_shape=(6,), seed=60)], dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nn.compile(loss=nn_loss_objects.SparseCategoricalCrossentropy(from_logits=True), optimizer="sgd")
+        km = kr.keras_twin(nn, loss="keras")
+        rng = np.random.default_rng(61)
+        x, y = rng.normal(size=(20, 6)), rng.integers(0, 5, 20)
+        report = _report("float64")
+        cmp.compare_gradients(report, nn, km, x, y, training=False)
+    _assert_ok(report)
+    z = x @ nn.layers[0].kernel + nn.layers[0].bias
+    k_loss = [r for r in report.rows if r.name == "training loss"][0].keras
+    assert abs(k_loss - nn_loss_objects.SparseCategoricalCrossentropy(from_logits=True, dtype="float64")(y, z)) < 1e-12

@@ -275,7 +275,7 @@ def _set_optimizer(key, value):
     (_set_layer(0, "input_shape", [20.5]), "input_shape must be a tuple of positive integers"),
     (_set_layer(2, "name", "hidden"), "layer names must be distinct"),
     (_set_layer(2, "input_shape", [16]), r"layers \['out'\] have an input_shape; only the first layer takes one"),
-    (_set_optimizer("name", "rmsprop"), "unknown optimizer 'rmsprop'"),
+    (_set_optimizer("name", "adagrad"), "unknown optimizer 'adagrad'"),
     (_set_optimizer("momentum", 0.9), r"the Adam config has unknown keys \['momentum'\]"),
     (_set_optimizer("learning_rate", "fast"), "'learning_rate' must be a finite number"),
     (lambda m: m["optimizer"].__setitem__("iterations", -1), "non-negative integer"),

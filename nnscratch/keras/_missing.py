@@ -12,7 +12,9 @@ HINTS = {
     "predict_proba": "it was removed from Keras in TensorFlow 2.6 as well; use model.predict(x)",
     "Conv1D": "nnscratch's convolutions are 2-D: Conv2D and MaxPooling2D (nnscratch/conv.py)",
     "cifar10": "nnscratch ships MNIST and Fashion-MNIST only",
-    "RMSprop": "nnscratch implements the optimizers 'adam' and 'sgd'",
+    "Adagrad": "nnscratch implements the optimizers Adam, SGD and RMSprop",
+    "MeanSquaredError": "nnscratch implements the cross-entropy losses CategoricalCrossentropy and "
+                        "SparseCategoricalCrossentropy",
 }
 
 
