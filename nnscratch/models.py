@@ -11,6 +11,11 @@ One training step, top to bottom (:meth:`Sequential.train_step`)::
 same ``forward``: put a breakpoint in ``Dense.forward`` and ``fit`` stops there.  Speed comes from
 inside those methods (``backend.py``: a Numba kernel beside each NumPy expression).
 
+(Longer than ~400 lines on purpose: it is one class, Keras's model API, whose parts a reader needs
+together: building and nesting, ``compile``, the readable step, ``fit``/``evaluate``/``predict``,
+weights.  Input checks live in ``checks.py``, the file format in ``saving.py``, the table in
+``summary.py``.)
+
 The API mirrors ``keras.Sequential``: ``add``, ``compile``, ``fit``, ``evaluate``, ``predict``,
 ``summary``, ``get_weights``, ``set_weights``, ``save`` and :func:`load_model`.  A ``Sequential`` can
 itself be a layer of another one (``Sequential([model, Softmax()])``): it then shares its layers and
@@ -457,38 +462,10 @@ class Sequential:
         for w, new in zip(own, weights):
             w[...] = new
 
-    # ------------------------------------------------------------------ summary
     def summary(self, print_fn=print):
-        """Print a Keras 3 style table: layer (type), output shape, parameter count."""
-        widths = (33, 24, 15)
-
-        def row(cells, sep):
-            a, b, c = cells
-            return (sep + " " + a.ljust(widths[0] - 2) + " " + sep + " " + b.ljust(widths[1] - 2) + " "
-                    + sep + " " + c.rjust(widths[2] - 2) + " " + sep)
-
-        def rule(left, mid, right, fill):
-            return left + mid.join(fill * w for w in widths) + right
-
-        lines = [f'Model: "{self.name}"',
-                 rule("┏", "┳", "┓", "━"),
-                 row(("Layer (type)", "Output Shape", "Param #"), "┃"),
-                 rule("┡", "╇", "┩", "━")]
-        for i, layer in enumerate(self.layers):
-            shape = str((None,) + tuple(layer.output_shape)) if layer.built else "?"
-            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-            lines.append(row((f"{layer.name} ({type(layer).__name__})", shape, params), "│"))
-            if i < len(self.layers) - 1:
-                lines.append(rule("├", "┼", "┤", "─"))
-        lines.append(rule("└", "┴", "┘", "─"))
-        n = self.count_params()
-        size = _format_bytes(n * self.dtype.itemsize)
-        lines += [f" Total params: {n:,} ({size})", f" Trainable params: {n:,} ({size})",
-                  " Non-trainable params: 0 (0.00 B)"]
-        if self.optimizer is not None and self.optimizer.state:
-            k = sum(a.size for slot in self.optimizer.state.values() for a in slot) + 2
-            lines.append(f" Optimizer params: {k:,} ({_format_bytes(k * self.dtype.itemsize)})")
-        print_fn("\n".join(lines))
+        """Print a Keras 3 style table: layer (type), output shape, parameter count (``summary.py``)."""
+        from .summary import summary_table
+        print_fn(summary_table(self))
 
     # ------------------------------------------------------------------ save / load
     def get_config(self):
@@ -499,13 +476,6 @@ class Sequential:
         """Write architecture, weights, optimizer state and random-generator states to one ``.npz``
         file, atomically; see ``saving.py`` for the format."""
         saving.save_model(self, path)
-
-
-def _format_bytes(n):
-    for unit, size in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{n:.2f} B"
 
 
 # Loading lives in saving.py, with the file format (it imports this module for Sequential).
