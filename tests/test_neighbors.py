@@ -8,7 +8,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-sklearn = pytest.importorskip("sklearn")
+import sklearn  # noqa: E402,F401  (a hard dependency: no skip)
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.metrics._pairwise_distances_reduction import ArgKmin  # noqa: E402
 from sklearn.neighbors import KNeighborsClassifier as SkKNN  # noqa: E402

@@ -12,8 +12,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "examples", "workshop.ipynb")
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
+import nbformat  # noqa: E402  (installed by the [dev] extra: no skip)
+import nbclient  # noqa: E402
 
 
 def test_notebook_executes(monkeypatch):
