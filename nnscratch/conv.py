@@ -28,12 +28,14 @@ from .utils import make_rng
 
 PADDINGS = ("valid", "same")
 
-# The numba backend convolves directly (conv_kernels.conv_direct_forward/backward: the definition's
-# loops, fused with bias and activation) when a field has at most this many numbers K = kh*kw*C_in,
-# and by im2col + one BLAS product otherwise.  For the first layer of an MNIST convnet (K = 9)
-# im2col copies every pixel 9 times for a product too thin for BLAS; for the second (K = 288) BLAS's
-# threaded GEMM wins.  ``Conv2D.direct`` holds the choice made at build (tests set it to both values).
-DIRECT_MAX_K = 32
+# The numba backend can convolve directly (conv_kernels.conv_direct_forward/backward: the definition's
+# loops, fused with bias and activation, no im2col) when a field has at most DIRECT_MAX_K numbers
+# K = kh*kw*C_in; otherwise by im2col + one BLAS product.  Off by default (0): on the 2-core machine
+# the direct loops were not measurably faster than im2col + GEMM for the MNIST convnet's first layer
+# (K = 9; benchmarks/profile_conv.py), and their float32 sums, in another order than Keras's, drift
+# from Keras over 100 Adam steps beyond tests/test_conv_keras.py's tolerance.  ``Conv2D.direct``
+# holds the choice made at build; tests set it to both values.
+DIRECT_MAX_K = 0
 
 
 def _conv_kernels():
@@ -310,6 +312,8 @@ class Conv2D(Layer):
                 return None
             dz = dz.reshape(-1, F)
         else:
+            if cols is None:                               # forward ran the direct kernel, backward NumPy
+                cols = im2col(pad(x, (self.pads_h, self.pads_w)), kh, kw, sh, sw, OH, OW).reshape(-1, K)
             da2, z2, a2 = da.reshape(-1, F), z.reshape(-1, F), a.reshape(-1, F)
             if self.activation.name == "linear":
                 dz = da2

@@ -92,11 +92,28 @@ def test_conv2d_forward_equals_the_loops(be, direct, dtype, atol, padding, strid
     np.testing.assert_allclose(out, expected, rtol=0, atol=atol)
 
 
-def test_the_first_convnet_layer_convolves_directly():
-    """K = kh*kw*C_in = 9 takes the direct loops; the second layer's K = 288 im2col + GEMM."""
+def test_direct_choice_follows_direct_max_k(monkeypatch):
+    """``Conv2D.direct`` is ``K = kh*kw*C_in <= DIRECT_MAX_K`` (off by default, see conv.py)."""
+    assert not zoo.simple_convnet(seed=0).layers[0].direct
+    monkeypatch.setattr(conv, "DIRECT_MAX_K", 9)
     model = zoo.simple_convnet(seed=0)
-    assert model.layers[0].direct and not model.layers[2].direct
-    assert conv.DIRECT_MAX_K < 3 * 3 * 32
+    assert model.layers[0].direct and not model.layers[2].direct          # K = 9 and K = 288
+
+
+def test_direct_forward_then_numpy_backward():
+    """A layer run forward on the direct kernel and backward on the NumPy path (backends switched in
+    between) rebuilds ``cols`` from the input it kept: the same gradients as the NumPy path alone."""
+    x = _images((2, 7, 6, 1), seed=16)
+    grads = []
+    for forward_backend in ["numba", "numpy"]:
+        layer = _conv("numba", True, x, "float64", filters=8, kernel_size=3, activation="relu", seed=17)
+        with backend.use(forward_backend):
+            a = layer.forward(x)
+        with backend.use("numpy"):
+            layer.backward(np.ones_like(a), need_dx=False)
+        grads.append((layer.d_kernel.copy(), layer.d_bias.copy()))
+    for u, v in zip(*grads):
+        np.testing.assert_allclose(u, v, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("be", BACKENDS)
