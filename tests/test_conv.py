@@ -58,22 +58,62 @@ def test_col2im_is_the_adjoint_of_im2col():
 
 
 # ---------------------------------------------------------------- layers against the definitions
-@pytest.mark.parametrize("be", BACKENDS)
-@pytest.mark.parametrize("padding,strides", GEOMETRIES)
-@pytest.mark.parametrize("activation,use_bias", [("linear", True), ("relu", True), ("tanh", False)])
-def test_conv2d_forward_equals_the_loops(be, padding, strides, activation, use_bias):
-    x = _images()
+# the numba backend's two convolutions: im2col + GEMM (direct=False) and the direct loops (direct=True)
+PATHS = [("numpy", False), ("numba", False), ("numba", True)]
+DTYPES = [("float64", 1e-13), ("float32", 2e-6)]
+
+
+def _conv(be, direct, x, dtype, **kw):
     with backend.use(be):
-        layer = Conv2D(3, (3, 2), strides=strides, padding=padding, activation=activation, use_bias=use_bias,
-                       seed=1)
-        layer.build(x.shape[1:], "float64")
-        if use_bias:
-            layer.bias[:] = [0.3, -0.2, 0.1]
-        out = layer.forward(x)
-    z = conv.conv_forward_naive(x, layer.kernel, layer.bias if use_bias else None, strides, padding)
+        layer = Conv2D(**kw)
+        layer.build(x.shape[1:], dtype)
+        layer.direct = direct
+    return layer
+
+
+@pytest.mark.parametrize("be,direct", PATHS)
+@pytest.mark.parametrize("dtype,atol", DTYPES)
+@pytest.mark.parametrize("padding,strides", GEOMETRIES)
+@pytest.mark.parametrize("activation,use_bias", [("linear", True), ("relu", True), ("tanh", False),
+                                                 ("sigmoid", True), ("relu", False)])
+def test_conv2d_forward_equals_the_loops(be, direct, dtype, atol, padding, strides, activation, use_bias):
+    x = _images(dtype=dtype)
+    layer = _conv(be, direct, x, dtype, filters=3, kernel_size=(3, 2), strides=strides, padding=padding,
+                  activation=activation, use_bias=use_bias, seed=1)
+    if use_bias:
+        layer.bias[:] = [0.3, -0.2, 0.1]
+    with backend.use(be):
+        out = layer.forward(x).copy()
+        assert layer.forward(x) is not None and (layer.cache[1] is None) == (be == "numba" and direct)
+    z = conv.conv_forward_naive(x.astype("float64"), layer.kernel.astype("float64"),
+                                layer.bias.astype("float64") if use_bias else None, strides, padding)
     expected = nnscratch.activations.get(activation).forward(z)
-    assert out.shape == (3,) + layer.output_shape == expected.shape
-    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-13)
+    assert out.shape == (3,) + layer.output_shape == expected.shape and out.dtype == dtype
+    np.testing.assert_allclose(out, expected, rtol=0, atol=atol)
+
+
+def test_direct_choice_follows_direct_max_k(monkeypatch):
+    """``Conv2D.direct`` is ``K = kh*kw*C_in <= DIRECT_MAX_K`` (off by default, see conv.py)."""
+    assert not zoo.simple_convnet(seed=0).layers[0].direct
+    monkeypatch.setattr(conv, "DIRECT_MAX_K", 9)
+    model = zoo.simple_convnet(seed=0)
+    assert model.layers[0].direct and not model.layers[2].direct          # K = 9 and K = 288
+
+
+def test_direct_forward_then_numpy_backward():
+    """A layer run forward on the direct kernel and backward on the NumPy path (backends switched in
+    between) rebuilds ``cols`` from the input it kept: the same gradients as the NumPy path alone."""
+    x = _images((2, 7, 6, 1), seed=16)
+    grads = []
+    for forward_backend in ["numba", "numpy"]:
+        layer = _conv("numba", True, x, "float64", filters=8, kernel_size=3, activation="relu", seed=17)
+        with backend.use(forward_backend):
+            a = layer.forward(x)
+        with backend.use("numpy"):
+            layer.backward(np.ones_like(a), need_dx=False)
+        grads.append((layer.d_kernel.copy(), layer.d_bias.copy()))
+    for u, v in zip(*grads):
+        np.testing.assert_allclose(u, v, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("be", BACKENDS)
@@ -90,34 +130,74 @@ def test_maxpool_forward_equals_the_loops(be, padding, strides, pool_size):
     np.testing.assert_array_equal(out, expected)
 
 
+@pytest.mark.parametrize("dtype,atol", [("float64", 1e-12), ("float32", 1e-5)])
 @pytest.mark.parametrize("padding,strides", GEOMETRIES)
-def test_fast_backward_equals_the_numpy_expressions(padding, strides):
-    """The Numba kernels (im2col, col2im, pooling) against the plain NumPy path: outputs and gradients."""
-    x = _images((4, 9, 8, 2), seed=3)
+@pytest.mark.parametrize("activation,use_bias", [("relu", True), ("tanh", False), ("linear", True)])
+@pytest.mark.parametrize("need_dx", [True, False])
+def test_fast_backward_equals_the_numpy_expressions(dtype, atol, padding, strides, activation, use_bias, need_dx):
+    """The Numba kernels (im2col, col2im, the direct convolution, pooling) against the plain NumPy path:
+    outputs and gradients, in both dtypes; with and without ``dx`` (the model's first layer)."""
+    x = _images((4, 9, 8, 2), seed=3, dtype=dtype)
+    g = np.random.default_rng(5)
     results = {}
+    for be, direct in PATHS:
+        c = _conv(be, direct, x, dtype, filters=4, kernel_size=3, strides=strides, padding=padding,
+                  activation=activation, use_bias=use_bias, seed=4)
+        with backend.use(be):
+            p = MaxPooling2D(2, padding=padding)
+            p.build(c.output_shape, dtype)
+            if use_bias:
+                c.bias[:] = [0.1, -0.3, 0.0, 0.2]
+            a = p.forward(c.forward(x))
+            grad = np.random.default_rng(5).normal(size=a.shape).astype(dtype)
+            dpool = p.backward(grad).copy()
+            dx = c.backward(dpool, need_dx=need_dx)
+            assert (dx is None) == (not need_dx)
+            results[be, direct] = [a.copy(), dpool, c.d_kernel.copy()] + ([c.d_bias.copy()] if use_bias else []) \
+                + ([dx.copy()] if need_dx else [])
+    for key in PATHS[1:]:
+        for u, v in zip(results[PATHS[0]], results[key]):
+            assert u.dtype == v.dtype == dtype
+            np.testing.assert_allclose(u, v, rtol=0, atol=atol * max(1, np.abs(u).max()))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape,pool_size,strides,padding", [
+    ((3, 26, 26, 32), 2, None, "valid"), ((2, 11, 11, 5), 2, None, "valid"), ((2, 7, 9, 3), 2, None, "same"),
+    ((2, 7, 9, 3), 2, 1, "same"), ((2, 7, 9, 3), (3, 2), None, "same"), ((2, 8, 8, 3), 2, 3, "valid")])
+def test_maxpool_kernels_equal_the_numpy_expressions(dtype, shape, pool_size, strides, padding):
+    """The pooling kernels (the 2x2 fast case, edge windows, overlapping and gapped windows) against the
+    plain NumPy path, with ties from a ReLU; the fast backward overwrites a dirty buffer fully."""
+    x = np.maximum(_images(shape, seed=14, dtype=dtype), 0)
+    out = {}
     for be in BACKENDS:
         with backend.use(be):
-            c = Conv2D(4, 3, strides=strides, padding=padding, activation="relu", seed=4)
-            p = MaxPooling2D(2, padding=padding)
-            c.build(x.shape[1:], "float64")
-            p.build(c.output_shape, "float64")
-            c.bias[:] = 0.1
-            a = p.forward(c.forward(x))
-            g = np.random.default_rng(5).normal(size=a.shape)
-            dx = c.backward(p.backward(g))
-            results[be] = [a.copy(), dx.copy(), c.d_kernel.copy(), c.d_bias.copy()]
-    for u, v in zip(results["numpy"], results["numba"]):
-        np.testing.assert_allclose(u, v, rtol=0, atol=1e-12)
+            layer = MaxPooling2D(pool_size, strides=strides, padding=padding)
+            layer.build(shape[1:], dtype)
+            a = layer.forward(x).copy()
+            g = np.random.default_rng(15).normal(size=a.shape).astype(dtype)
+            layer.backward(g)[...] = np.nan                    # the buffer is reused: stale values
+            layer.forward(x)
+            out[be] = (a, layer.backward(g).copy())
+    (a, dx), (a_fast, dx_fast) = out["numpy"], out["numba"]
+    assert a_fast.dtype == dx_fast.dtype == dtype
+    np.testing.assert_array_equal(a, a_fast)
+    if strides is None:                                   # windows that do not overlap: one term per cell
+        np.testing.assert_array_equal(dx, dx_fast)
+    else:                                                 # overlapping: the same terms, added in another order
+        np.testing.assert_allclose(dx, dx_fast, rtol=0, atol=8 * np.finfo(dtype).eps * np.abs(dx).max())
 
 
 # --------------------------------------------------------------------------------- gradient checks
-@pytest.mark.parametrize("be", BACKENDS)
+@pytest.mark.parametrize("be,direct", PATHS)
 @pytest.mark.parametrize("padding,strides", GEOMETRIES)
-def test_conv2d_gradient_check(be, padding, strides):
+def test_conv2d_gradient_check(be, direct, padding, strides):
     with backend.use(be):
-        for activation, use_bias in [("tanh", True), ("sigmoid", False), ("linear", True)]:
+        for activation, use_bias in [("tanh", True), ("sigmoid", False), ("linear", True), ("relu", True)]:
             layer = Conv2D(3, (3, 2), strides=strides, padding=padding, activation=activation,
                            use_bias=use_bias, seed=6)
+            layer.build((6, 7, 2), "float64")
+            layer.direct = direct
             report = gradcheck.check_layer(layer, _images((2, 6, 7, 2), seed=7))
             assert report.passed, str(report)
             assert len(report.rows) == (3 if use_bias else 2)
