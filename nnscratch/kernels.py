@@ -141,14 +141,28 @@ def activation_backward(z, a, da, act, dz, db):
 
 
 # ==================================================================================== dropout
+@njit(inline="always")
+def _counter_uniform(key, i):
+    """``random.counter_uniform``'s number for element ``i``: SplitMix64's finaliser applied to
+    ``key + (i + 1) * golden``, top 24 bits, in [0, 1).  Each element is computed on its own, so the
+    loop vectorises."""
+    z = key + np.uint64(i + 1) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.float32(z >> np.uint64(40)) * np.float32(1.0 / 16777216.0)
+
+
 @njit(**_fast)
-def dropout_forward(x, u, rate, scale, mask, out):
-    """``keep = u >= rate; mask = keep * scale; out = x * mask`` in one pass: ``Dropout.forward``.
-    ``u`` holds the layer's uniform draws (the same draws on both backends).  ``x, u, mask, out: (N, M)``."""
+def dropout_forward(x, key, rate, scale, mask, out):
+    """``u = counter_uniform(key, x.size); mask = (u >= rate) * scale; out = x * mask`` in one pass:
+    ``Dropout.forward`` with the same ``u`` as the NumPy expression (``random.py``), computed in the
+    loop instead of stored.  ``x, mask, out: (N, M)``; ``rate``: float32."""
     N, M = x.shape
+    k = np.uint64(key)
     for i in range(N):
         for j in range(M):
-            m = scale if u[i, j] >= rate else scale * 0
+            m = scale if _counter_uniform(k, i * M + j) >= rate else scale * 0
             mask[i, j] = m
             out[i, j] = x[i, j] * m
 

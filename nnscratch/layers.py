@@ -23,7 +23,7 @@ import re
 import numpy as np
 
 from . import activations as activations_module
-from . import backend, initializers
+from . import backend, initializers, random
 from .utils import make_rng
 
 _name_counts = collections.Counter()
@@ -271,8 +271,9 @@ class Softmax(Activation):
 class Dropout(Layer):
     """Inverted dropout, as in Keras: ``rate`` is the fraction of units set to zero during training.
 
-    Training: ``keep_ij = [U_ij >= rate]`` with ``U ~ Uniform[0, 1)`` drawn from the layer's own
-    generator ``self.rng``, and ``a = x * keep / (1 - rate)`` (computed as ``x * mask`` with
+    Training: ``keep_ij = [U_ij >= rate]`` with ``U ~ Uniform[0, 1)`` from a counter-based generator
+    keyed by a number the layer's own generator ``self.rng`` draws for each call (``random.py``, the
+    kind of generator Keras uses for its masks), and ``a = x * keep / (1 - rate)`` (computed as ``x * mask`` with
     ``mask = keep * (1 / (1 - rate))``), so the expected value of ``a`` equals ``x``.
     Inference (``training=False``): ``a = x``.  Shapes ``(N, M) -> (N, M)``; no parameters.
     Both backends draw the same ``U``, so the same seed gives the same masks.
@@ -303,16 +304,15 @@ class Dropout(Layer):
             if self.mask_source is not None:
                 keep = np.ascontiguousarray(self.mask_source(x.shape, x.dtype))
                 _kernels().dropout_keep(_rows(x), _rows(keep), scale, _rows(mask), _rows(out))
-            else:
-                u = self.rng.random(dtype=x.dtype, out=self.buffer("u", x.shape, x.dtype))   # the same U
-                _kernels().dropout_forward(_rows(x), _rows(u), x.dtype.type(self.rate), scale, _rows(mask),
-                                           _rows(out))
+            else:                                     # U computed in the loop, the same U
+                _kernels().dropout_forward(_rows(x), random.new_key(self.rng), np.float32(self.rate), scale,
+                                           _rows(mask), _rows(out))
             self.cache = mask
             return out
         if self.mask_source is not None:
             keep = self.mask_source(x.shape, x.dtype)
         else:
-            keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
+            keep = random.counter_uniform(random.new_key(self.rng), x.shape) >= np.float32(self.rate)
         mask = keep * scale                           # 0 or 1/(1-rate)
         self.cache = mask
         return x * mask

@@ -78,21 +78,36 @@ def test_activation_backward_equals_numpy(n, m, dtype, act, seed):
 
 
 @SETTINGS
-@given(n=dims, m=dims, dtype=dtypes, rate=st.sampled_from([0.2, 0.5, 0.9]), seed=st.integers(0, 2**31))
-def test_dropout_kernels_equal_the_expression(n, m, dtype, rate, seed):
-    """``mask = (u >= rate) * (1/(1-rate))``, ``out = x * mask``, from the same draws ``u``."""
-    rng = np.random.default_rng(seed)
+@given(n=dims, m=dims, dtype=dtypes, rate=st.sampled_from([0.2, 0.5, 0.9]), key=st.integers(0, 2**64 - 1))
+def test_dropout_kernels_equal_the_expression(n, m, dtype, rate, key):
+    """``u = counter_uniform(key, shape)``, ``mask = (u >= rate) * (1/(1-rate))``, ``out = x * mask``:
+    the kernel computes the very ``u`` of ``random.py`` inside its loop."""
+    from nnscratch import random
+    rng = np.random.default_rng(key % 2**32)
     x = rng.standard_normal((n, m)).astype(dtype)
-    u = rng.random((n, m), dtype=dtype)
+    u = random.counter_uniform(key, (n, m))
+    keep = u >= np.float32(rate)
     scale = dtype(1 / (1 - rate))
     mask, out = np.empty_like(x), np.empty_like(x)
-    K.dropout_forward(x, u, dtype(rate), scale, mask, out)
-    np.testing.assert_array_equal(mask, (u >= rate) * scale)
-    np.testing.assert_array_equal(out, x * ((u >= rate) * scale))
+    K.dropout_forward(x, np.uint64(key), np.float32(rate), scale, mask, out)
+    np.testing.assert_array_equal(mask, keep * scale)
+    np.testing.assert_array_equal(out, x * (keep * scale))
     mask2, out2 = np.empty_like(x), np.empty_like(x)
-    K.dropout_keep(x, u >= rate, scale, mask2, out2)
+    K.dropout_keep(x, keep, scale, mask2, out2)
     np.testing.assert_array_equal(out2, out)
     np.testing.assert_array_equal(mask2, mask)
+
+
+def test_counter_uniform_is_uniform_and_keyed():
+    """Sanity of the generator: mean 1/2, variance 1/12, no correlation between neighbours, a new
+    key gives new numbers, the same key the same ones."""
+    from nnscratch import random
+    u = random.counter_uniform(12345, (1000, 500)).astype(np.float64)
+    assert u.min() >= 0 and u.max() < 1
+    assert abs(u.mean() - 0.5) < 2e-3 and abs(u.var() - 1 / 12) < 1e-3
+    assert abs(np.corrcoef(u.ravel()[:-1], u.ravel()[1:])[0, 1]) < 5e-3
+    assert np.array_equal(u, random.counter_uniform(12345, (1000, 500)))
+    assert np.mean(u == random.counter_uniform(12346, (1000, 500))) < 1e-3
 
 
 @SETTINGS
