@@ -23,7 +23,7 @@ import numpy as np
 
 from . import activations as activations_module
 from . import backend, initializers
-from .layers import Layer, _kernels, _unique_name
+from .layers import Layer, _has_kernel, _kernels, _unique_name
 from .utils import make_rng
 
 PADDINGS = ("valid", "same")
@@ -255,7 +255,7 @@ class Conv2D(Layer):
         K = kh * kw * x.shape[3]
         W2 = self.kernel.reshape(K, F)
         code = self.activation.code
-        if backend.fast() and code is not None:
+        if _has_kernel(self.activation):
             # linear and relu write a over z: relu's backward needs only where z > 0, which is where a > 0
             in_place = self.activation.name in ("linear", "relu")
             b = self.bias if self.use_bias else self.buffer("no_bias", (0,), x.dtype)
@@ -301,7 +301,7 @@ class Conv2D(Layer):
         OH, OW, F = self.output_shape
         K = kh * kw * C
         db = self.d_bias if self.use_bias else None
-        fast = backend.fast() and self.activation.code is not None
+        fast = _has_kernel(self.activation)
         if fast and cols is None:                          # the direct path: dz, dW, db in one pass
             dz = self.buffer("dz", (N, OH, OW, F), da.dtype) if need_dx else self.buffer("no_dz", (0,) * 4, da.dtype)
             _conv_kernels().conv_direct_backward(

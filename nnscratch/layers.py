@@ -46,6 +46,12 @@ def _rows(x):
     return x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
 
 
+def _has_kernel(activation):
+    """The fast path runs for this activation: the numba backend, and an activation the kernels know
+    (one you write yourself has no ``code`` and always runs its own two functions)."""
+    return backend.fast() and activation.code is not None
+
+
 def _kernels():
     from . import kernels     # imported on first use, so the numpy backend never loads Numba
     return kernels
@@ -159,7 +165,7 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         """``z = x @ W + b : (N, D) @ (D, M) + (M,) -> (N, M)``;  ``a = activation(z)``."""
-        if backend.fast() and self.activation.code is not None:
+        if _has_kernel(self.activation):
             z = np.matmul(x, self.kernel, out=self.buffer("z", (len(x), self.units), x.dtype))
             a = z if self.activation.name == "linear" else self.buffer("a", z.shape, z.dtype)
             _kernels().bias_activation_forward(z, self.bias, self.activation.code, a)   # z += b; a = f(z)
@@ -180,7 +186,7 @@ class Dense(Layer):
         if self.activation.name == "linear":
             dz = da
             np.sum(dz, axis=0, out=self.d_bias)
-        elif backend.fast() and self.activation.code is not None:   # dz = f'(z) * da, db = dz.sum(0)
+        elif _has_kernel(self.activation):   # dz = f'(z) * da, db = dz.sum(0)
             dz = self.buffer("dz", da.shape, da.dtype)
             _kernels().activation_backward(z, a, da, self.activation.code, dz, self.d_bias)
         else:
@@ -218,7 +224,7 @@ class Activation(Layer):
 
     def forward(self, z, training=False):
         """``a = f(z)``.  (The kernels see rows: an N-D ``z`` as ``(N*..., M)``, a view.)"""
-        if backend.fast() and self.activation.code is not None:
+        if _has_kernel(self.activation):
             a = self.buffer("a", z.shape, z.dtype)
             _kernels().activation_forward(_rows(z), self.activation.code, _rows(a))
         else:
@@ -229,7 +235,7 @@ class Activation(Layer):
     def backward(self, da, need_dx=True):
         """``dz = f'(z) * da`` (for softmax the Jacobian-vector product; see ``activations.py``)."""
         z, a = self.cache
-        if backend.fast() and self.activation.code is not None:
+        if _has_kernel(self.activation):
             dz = self.buffer("dz", da.shape, da.dtype)
             rows = _rows(dz)
             _kernels().activation_backward(_rows(z), _rows(a), _rows(da), self.activation.code, rows, rows[0, :0])

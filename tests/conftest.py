@@ -53,3 +53,15 @@ def random_batch(n, d=784, c=10, seed=0, dtype="float64"):
     x = rng.random((n, d)).astype(dtype)
     y = np.eye(c, dtype=dtype)[rng.integers(0, c, n)]
     return x, y
+
+
+def assert_transfer_both_ways(nn, km, back):
+    """Weights copied nnscratch ``nn`` -> Keras ``km`` -> a second nnscratch model ``back`` arrive
+    bit for bit (keras_reference.to_keras / to_nnscratch)."""
+    import keras_reference as kr
+    kr.to_keras(nn, km)
+    for a, b in zip(nn.get_weights(), km.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    kr.to_nnscratch(km, back)
+    for a, b in zip(nn.get_weights(), back.get_weights()):
+        np.testing.assert_array_equal(a, b)

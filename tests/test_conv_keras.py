@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 import keras  # noqa: E402
 
 import keras_reference as kr  # noqa: E402
+from conftest import assert_transfer_both_ways  # noqa: E402
 from keras_reference import compare as cmp  # noqa: E402
 import nnscratch  # noqa: E402
 from nnscratch import backend, zoo  # noqa: E402
@@ -224,15 +225,8 @@ def test_tie_rule_is_what_separates_the_gradients():
 
 # ------------------------------------------------------------------- transfer, twins, summary, init
 def test_weight_transfer_both_ways_and_keras_initial_weights():
-    nn = zoo.simple_convnet(seed=21)
     km = kr.build_convnet()
-    kr.to_keras(nn, km)
-    for a, b in zip(nn.get_weights(), km.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    back = zoo.simple_convnet(seed=22)
-    kr.to_nnscratch(km, back)
-    for a, b in zip(nn.get_weights(), back.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    assert_transfer_both_ways(zoo.simple_convnet(seed=21), km, zoo.simple_convnet(seed=22))
     # a Keras model with its own initial weights -> the nnscratch twin predicts the same
     fresh = kr.build_convnet(compile=False)
     twin = kr.nnscratch_twin(fresh)

@@ -18,6 +18,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_reference as kr  # noqa: E402
+from conftest import assert_transfer_both_ways  # noqa: E402
 from keras_reference import compare as cmp  # noqa: E402
 import nnscratch  # noqa: E402
 from nnscratch import layers as L  # noqa: E402
@@ -75,12 +76,18 @@ def test_workshop_100_adam_steps(mnist, name, dtype, via):
     default backend and through ``train_on_batch``: weights and every step's loss."""
     nn, km = kr.workshop_pair(name, dtype=dtype, seed=2)
     x, y = mnist[0][:32].astype(dtype), mnist[1][:32].astype(dtype)
+    _assert_100_steps(nn, km, x, y, dtype, via)
+    _assert_moved(nn, km, x, y)
+
+
+def _assert_100_steps(nn, km, x, y, dtype, via):
+    """100 steps through ``via`` on copies of the pair: every row within tolerance, and every weight
+    within 1e-5 (float32) / 1e-10 (float64) in absolute terms, whatever its size."""
     report = _report(dtype)
     cmp.compare_steps(report, nn, km, x, y, steps=100, via=via)
     _assert_ok(report)
     worst = max(r.max_abs for r in report.rows if "/" in r.name)
     assert worst <= {"float32": 1e-5, "float64": 1e-10}[dtype]
-    _assert_moved(nn, km, x, y)
 
 
 @pytest.mark.parametrize("name,dtype", WORKSHOP)
@@ -397,13 +404,7 @@ def test_weight_transfer_both_ways():
     nn = kr.nnscratch_3layer(seed=21)
     km = kr.build_3layer()
     keras_init = km.get_weights()
-    kr.to_keras(nn, km)
-    for a, b in zip(nn.get_weights(), km.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    back = kr.nnscratch_3layer(seed=22)
-    kr.to_nnscratch(km, back)
-    for a, b in zip(nn.get_weights(), back.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    assert_transfer_both_ways(nn, km, kr.nnscratch_3layer(seed=22))
     # Keras's own initial weights into nnscratch: same predictions
     fresh = kr.build_1layer()
     twin = kr.nnscratch_twin(fresh)
@@ -479,13 +480,11 @@ def test_chaos_rule_catches_a_float32_only_bug(monkeypatch):
 
 
 # ------------------------------------------------------------ the tutorials' pieces against Keras
-from nnscratch import losses as nn_loss_objects  # noqa: E402
-
 LOSS_OBJECTS = {
-    "sparse_logits": (lambda: nn_loss_objects.SparseCategoricalCrossentropy(from_logits=True), True),
-    "categorical_logits": (lambda: nn_loss_objects.CategoricalCrossentropy(from_logits=True), False),
-    "sparse": (lambda: nn_loss_objects.SparseCategoricalCrossentropy(), True),
-    "categorical": (lambda: nn_loss_objects.CategoricalCrossentropy(), False),
+    "sparse_logits": (lambda: nn_losses.SparseCategoricalCrossentropy(from_logits=True), True),
+    "categorical_logits": (lambda: nn_losses.CategoricalCrossentropy(from_logits=True), False),
+    "sparse": (lambda: nn_losses.SparseCategoricalCrossentropy(), True),
+    "categorical": (lambda: nn_losses.CategoricalCrossentropy(), False),
 }
 
 
@@ -567,11 +566,7 @@ def test_tutorial_models_100_rmsprop_steps(mnist, loss_name, head, rmsprop, dtyp
     nn, km = tutorial_pair(dtype, make(), nn_opt.RMSprop(**RMSPROPS[rmsprop]), head=head, seed=41)
     x, y = _tutorial_data(mnist, dtype, 32, sparse)
     for via in ("fit", "train_on_batch"):
-        report = _report(dtype)
-        cmp.compare_steps(report, nn, km, x, y, steps=100, via=via)
-        _assert_ok(report)
-        worst = max(r.max_abs for r in report.rows if "/" in r.name)
-        assert worst <= {"float32": 1e-5, "float64": 1e-10}[dtype]
+        _assert_100_steps(nn, km, x, y, dtype, via)
     _assert_moved(nn, km, x, y)
 
 
@@ -593,7 +588,7 @@ def test_mnist_mlp_rmsprop_fit_epoch(mnist, rmsprop):
 
 def test_quickstart_probability_model_matches_keras(mnist):
     """``Sequential([model, Softmax()])`` on both sides: the same probabilities, from model(x) and predict."""
-    nn, km = tutorial_pair("float32", nn_loss_objects.SparseCategoricalCrossentropy(from_logits=True),
+    nn, km = tutorial_pair("float32", nn_losses.SparseCategoricalCrossentropy(from_logits=True),
                            nn_opt.Adam(), seed=42)
     x = mnist[0][:50].reshape(50, 28, 28)                              # float64, as x / 255.0 is
     nn_prob = nnscratch.keras.Sequential([nn, nnscratch.keras.layers.Softmax()])
@@ -616,7 +611,7 @@ def test_keras_warns_and_uses_the_logits_under_a_softmax_with_from_logits():
     nn = nnscratch.Sequential([L.Dense(5, activation="softmax", input_shape=(6,), seed=60)], dtype="float64")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        nn.compile(loss=nn_loss_objects.SparseCategoricalCrossentropy(from_logits=True), optimizer="sgd")
+        nn.compile(loss=nn_losses.SparseCategoricalCrossentropy(from_logits=True), optimizer="sgd")
         km = kr.keras_twin(nn, loss="keras")
         rng = np.random.default_rng(61)
         x, y = rng.normal(size=(20, 6)), rng.integers(0, 5, 20)
@@ -625,4 +620,4 @@ def test_keras_warns_and_uses_the_logits_under_a_softmax_with_from_logits():
     _assert_ok(report)
     z = x @ nn.layers[0].kernel + nn.layers[0].bias
     k_loss = [r for r in report.rows if r.name == "training loss"][0].keras
-    assert abs(k_loss - nn_loss_objects.SparseCategoricalCrossentropy(from_logits=True, dtype="float64")(y, z)) < 1e-12
+    assert abs(k_loss - nn_losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64")(y, z)) < 1e-12
