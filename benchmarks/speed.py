@@ -44,8 +44,13 @@ LAYERS_3 = ((784, 512), (512, 512), (512, 10))      # (in, out) of the 3-layer m
 FLOP_PER_SAMPLE_3L = 3_209_216                       # forward + weight gradients + input gradients
 SIDES = ("nnscratch-numba", "nnscratch-numpy", "keras", "keras-xla", "torch")
 REFERENCE = "keras"                                  # ratios are against Keras's defaults
+CONVNET_BATCH = 128                                  # Keras's "simple MNIST convnet" example's batch size
 GROUPS = {"3layer": [f"3layer/b{b}" for b in BATCHES] + ["predict"],
-          "1layer": [f"1layer/b{b}" for b in BATCHES]}
+          "1layer": [f"1layer/b{b}" for b in BATCHES],
+          "convnet": [f"convnet/b{CONVNET_BATCH}"]}
+# ~0.86 TFLOP per 60,000-image epoch: per image, conv2d 26*26*32*9*2 (forward) + the same (weight
+# gradient), conv2d_1 11*11*64*288*2 x 3 (forward, weight and input gradients), dense 1600*10*2 x 3
+FLOP_PER_SAMPLE_CONVNET = 2 * 26 * 26 * 32 * 9 * 2 + 3 * 11 * 11 * 64 * 288 * 2 + 3 * 1600 * 10 * 2
 ENV_KEYS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
             "NUMBA_THREADING_LAYER", "NUMBA_CACHE_DIR", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
             "NNSCRATCH_BACKEND", "NNSCRATCH_MATMUL", "NNSCRATCH_DATA")
@@ -102,6 +107,11 @@ def load_mnist(samples):
     return x, eye[y[:samples]], xt, yt
 
 
+def as_images(x):
+    """``(N, 784) -> (N, 28, 28, 1)``: the convnet's input, channels last (Keras's layout)."""
+    return x.reshape(-1, 28, 28, 1)
+
+
 def parse_workload(name):
     """``'3layer/b128'`` -> ``('3layer', 128)``."""
     model, b = name.split("/")
@@ -123,6 +133,8 @@ def worker_nnscratch(backend_name, workloads, cfg):
     def build(model):
         try:
             from nnscratch import zoo
+            if model == "convnet":
+                return zoo.simple_convnet(seed=0)
             return zoo.mlp(seed=0) if model == "3layer" else zoo.one_layer(seed=0)
         except ImportError:                                 # revisions before nnscratch.zoo
             from nnscratch.layers import Activation, Dense, Dropout
@@ -145,12 +157,13 @@ def worker_nnscratch(backend_name, workloads, cfg):
             continue
         model, b = parse_workload(name)
         m = build(model)
+        xm, xtm = (as_images(x), as_images(xt)) if model == "convnet" else (x, xt)
         clock = EpochClock()
         for _ in range(1 + cfg["epochs"]):
             clock.begin()
-            h = m.fit(x, y, batch_size=b, epochs=1, verbose=0)
+            h = m.fit(xm, y, batch_size=b, epochs=1, verbose=0)
             clock.end(history_seconds=(getattr(h, "epoch_seconds", None) or [None])[0])
-        acc = float(np.mean(np.argmax(m(xt), axis=1) == yt))
+        acc = float(np.mean(np.argmax(m.predict(xtm, batch_size=1000, verbose=0), axis=1) == yt))
         out["workloads"][name] = {**timed_epochs(clock), "test_accuracy": acc}
         last = m if model == "3layer" else last
     backend = getattr(nnscratch, "get_backend", lambda: "?")()
@@ -194,6 +207,10 @@ def worker_keras(workloads, cfg, jit_compile):
         if model == "3layer":
             layers = [keras.Input((784,)), L.Dense(512), L.Activation("sigmoid"), L.Dropout(0.2), L.Dense(512),
                       L.Activation("sigmoid"), L.Dropout(0.2), L.Dense(10), L.Activation("softmax")]
+        elif model == "convnet":                    # keras.io/examples/vision/mnist_convnet, verbatim
+            layers = [keras.Input((28, 28, 1)), L.Conv2D(32, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
+                      L.Conv2D(64, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)), L.Flatten(),
+                      L.Dropout(0.5), L.Dense(10, activation="softmax")]
         else:
             layers = [keras.Input((784,)), L.Dense(10), L.Activation("sigmoid"), L.Dropout(0.2)]
         m = keras.Sequential(layers)
@@ -217,9 +234,10 @@ def worker_keras(workloads, cfg, jit_compile):
             continue
         model, b = parse_workload(name)
         m = build(model)
+        xm, xtm = (as_images(x), as_images(xt)) if model == "convnet" else (x, xt)
         cb = Clock()
-        m.fit(x, y, batch_size=b, epochs=1 + cfg["epochs"], verbose=0, callbacks=[cb])
-        acc = float(np.mean(np.argmax(m(xt, training=False).numpy(), axis=1) == yt))
+        m.fit(xm, y, batch_size=b, epochs=1 + cfg["epochs"], verbose=0, callbacks=[cb])
+        acc = float(np.mean(np.argmax(m.predict(xtm, batch_size=1000, verbose=0), axis=1) == yt))
         out["workloads"][name] = {**timed_epochs(cb.clock), "test_accuracy": acc}
         out["jit_compile"] = bool(m.jit_compile)        # what "auto" resolved to
         last = m if model == "3layer" else last
@@ -239,6 +257,11 @@ def worker_torch(workloads, cfg):
         if model == "3layer":                       # softmax + cross-entropy fused in CrossEntropyLoss
             net = nn.Sequential(nn.Linear(784, 512), nn.Sigmoid(), nn.Dropout(0.2), nn.Linear(512, 512),
                                 nn.Sigmoid(), nn.Dropout(0.2), nn.Linear(512, 10))
+            return net, nn.CrossEntropyLoss()
+        if model == "convnet":                      # the same layers, channels first (PyTorch's layout)
+            net = nn.Sequential(nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+                                nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5),
+                                nn.Linear(1600, 10))
             return net, nn.CrossEntropyLoss()
         net = nn.Sequential(nn.Linear(784, 10), nn.Sigmoid(), nn.Dropout(0.2))
         nll = nn.NLLLoss()
@@ -281,7 +304,7 @@ def worker_torch(workloads, cfg):
             clock.end()
         net.eval()
         with torch.no_grad():
-            acc = float(np.mean(net(XT).argmax(1).numpy() == yt))
+            acc = float(np.mean(torch.cat([net(XT[s:s + 1000]) for s in range(0, len(XT), 1000)]).argmax(1).numpy() == yt))
         out["workloads"][name] = {**timed_epochs(clock), "test_accuracy": acc}
         last = net if model == "3layer" else last
     return out
@@ -303,21 +326,38 @@ def gemm_products(b):
     return rows
 
 
+def convnet_gemm_products(b=CONVNET_BATCH):
+    """The products nnscratch's convnet runs at batch ``b`` when it convolves by im2col: ``cols @ W``,
+    ``cols.T @ dz`` for both convolutions, ``dz @ W.T`` for the second (the first needs no input
+    gradient), and the Dense layer's three.  Keras (oneDNN) convolves directly, so this is a floor
+    for nnscratch's method only, not for every side."""
+    rows = [("conv2d cols@W", b * 26 * 26, 9, 32, "nn"), ("conv2d cols.T@dz", 9, b * 26 * 26, 32, "tn"),
+            ("conv2d_1 cols@W", b * 11 * 11, 288, 64, "nn"), ("conv2d_1 cols.T@dz", 288, b * 11 * 11, 64, "tn"),
+            ("conv2d_1 dz@W.T", b * 11 * 11, 64, 288, "nt"),
+            ("dense x@W", b, 1600, 10, "nn"), ("dense x.T@dz", 1600, b, 10, "tn"), ("dense dz@W.T", b, 10, 1600, "nt")]
+    assert sum(2 * m * k * n for _, m, k, n, _ in rows) == FLOP_PER_SAMPLE_CONVNET * b
+    return rows
+
+
+def _time_products(products, reps, rng):
+    rows = []
+    for name, m, k, n, layout in products:
+        a = rng.random((k, m), np.float32).T if layout == "tn" else rng.random((m, k), np.float32)
+        w = rng.random((n, k), np.float32).T if layout == "nt" else rng.random((k, n), np.float32)
+        c = np.empty((m, n), np.float32)
+        ts = [r["seconds"] for r in time_calls(lambda: np.matmul(a, w, out=c), reps)]
+        rows.append({"product": name, "shape": [m, k, n], "flop": 2 * m * k * n,
+                     "best_s": min(ts), "median_s": statistics.median(ts)})
+    return rows
+
+
 def worker_gemm(cfg):
     """float32 ``np.matmul`` (the BLAS every side here calls, with its default threads) on the
     training shapes: best and median seconds of each product over ``gemm_reps`` calls."""
     rng = np.random.default_rng(0)
-    out = {"batches": {}}
-    for b in BATCHES:
-        rows = []
-        for name, m, k, n, layout in gemm_products(b):
-            a = rng.random((k, m), np.float32).T if layout == "tn" else rng.random((m, k), np.float32)
-            w = rng.random((n, k), np.float32).T if layout == "nt" else rng.random((k, n), np.float32)
-            c = np.empty((m, n), np.float32)
-            ts = [r["seconds"] for r in time_calls(lambda: np.matmul(a, w, out=c), cfg["gemm_reps"])]
-            rows.append({"product": name, "shape": [m, k, n], "flop": 2 * m * k * n,
-                         "best_s": min(ts), "median_s": statistics.median(ts)})
-        out["batches"][str(b)] = rows
+    out = {"batches": {str(b): _time_products(gemm_products(b), cfg["gemm_reps"], rng) for b in BATCHES}}
+    if "convnet" in cfg.get("groups", ()):
+        out["convnet"] = _time_products(convnet_gemm_products(), max(3, cfg["gemm_reps"] // 4), rng)
     return out
 
 
@@ -473,6 +513,15 @@ def gemm_summary(runs, samples):
         out[str(b)] = {"gflops_best": flop / best / 1e9, "gflops_median": flop / med / 1e9,
                        "limit_s_per_epoch": FLOP_PER_SAMPLE_3L * samples / (flop / best),
                        "products_gflops_best": {k: max(v) for k, v in products.items()}}
+    conv = [r["convnet"] for r in res if "convnet" in r]
+    if conv:
+        flop = FLOP_PER_SAMPLE_CONVNET * CONVNET_BATCH
+        best = min(sum(p["best_s"] for p in r) for r in conv)
+        out["convnet"] = {"gflops_best": flop / best / 1e9,
+                          "im2col_gemm_s_per_epoch": FLOP_PER_SAMPLE_CONVNET * samples / (flop / best),
+                          "products_gflops_best": {p["product"]: max(q["flop"] / q["best_s"] / 1e9 for r in conv
+                                                                     for q in r if q["product"] == p["product"])
+                                                   for p in conv[0]}}
     return out
 
 
@@ -480,14 +529,14 @@ def fmt_ratio(a, b):
     return f"{a / b:5.2f}x" if a is not None and b else "   -  "
 
 
-def print_main_table(summary, gemm, cfg, sides):
+def print_main_table(summary, gemm, cfg, sides, groups=GROUPS):
     ref = summary.get(REFERENCE) or {}
     print(f"\nSeconds per epoch, {cfg['samples']:,} images, {cfg['epochs']} timed epochs x {cfg['rounds']} rounds "
           f"after a warm-up each; ratio = this side / Keras default (best/best, median/median); "
           f"cpu = process CPU time / wall; load = 1-min load average")
     print(f"{'workload':12s} {'side':16s} {'best':>7s} {'median':>7s} {'best/K':>7s} {'med/K':>7s} "
           f"{'cpu':>5s} {'load':>5s} {'n':>3s}  test acc")
-    for w in [w for g in GROUPS.values() for w in g if w != "predict"]:
+    for w in [w for g in groups.values() for w in g if w != "predict"]:
         for side in sides:
             s = summary[side].get(w)
             if s is None:
@@ -504,6 +553,13 @@ def print_main_table(summary, gemm, cfg, sides):
             print(f"{w:12s} {'arithmetic limit':16s} {gm['limit_s_per_epoch']:7.3f}          "
                   f"(float32 GEMM on this batch's shapes: best {gm['gflops_best']:.0f}, "
                   f"median {gm['gflops_median']:.0f} GFLOP/s)")
+        if model == "convnet" and gemm.get("convnet"):
+            gm = gemm["convnet"]
+            print(f"{w:12s} {'im2col GEMMs':16s} {gm['im2col_gemm_s_per_epoch']:7.3f}          "
+                  f"(nnscratch's products alone, float32, best {gm['gflops_best']:.0f} GFLOP/s; Keras "
+                  f"convolves directly, so not a floor for it)")
+    if "predict" not in [w for g in groups.values() for w in g]:
+        return
     print(f"\nPredict, 3-layer model, {PREDICT_IMAGES:,} test images, ms: predict() with its default batch "
           f"size, and the fastest direct call on all of them; ratio = / Keras default's predict()")
     print(f"{'side':16s} {'pred best':>9s} {'median':>8s} {'/K':>7s} {'direct best':>11s} {'median':>8s} "
@@ -579,8 +635,9 @@ def main_benchmark(args, cfg):
     print(f"{info['cores']} cores, {info['cpu_model']}, load {info['loadavg_at_start']}, sides {list(sides)}, "
           f"{'QUICK ' if cfg['quick'] else ''}config {cfg}", flush=True)
     t0 = time.perf_counter()
-    runs = interleave(sides, GROUPS, cfg, cfg["rounds"])
-    summary = summarize(runs, sides, GROUPS)
+    groups = {g: GROUPS[g] for g in cfg["groups"]}
+    runs = interleave(sides, groups, cfg, cfg["rounds"])
+    summary = summarize(runs, sides, groups)
     gemm = gemm_summary(runs, cfg["samples"])
     result = {"kind": ("quick" if cfg["quick"] else "full") + (" (custom settings)" if cfg["custom"] else ""),
               "config": cfg, "date": _now(), "machine": info,
@@ -588,18 +645,20 @@ def main_benchmark(args, cfg):
               "loadavg_at_end": os.getloadavg(), "total_s": time.perf_counter() - t0,
               "flop_per_sample_3layer": FLOP_PER_SAMPLE_3L, "reference": REFERENCE,
               "summary": summary, "gemm": gemm, "runs": runs}
-    print_main_table(summary, gemm, cfg, sides)
+    print_main_table(summary, gemm, cfg, sides, groups)
     print(f"\nmachine: {info['cores']} cores ({info['cpu_model']}); BLAS "
           + "; ".join(f"{b['internal_api']} {b['version']} {b['architecture']} x{b['num_threads']}" for b in info["blas"])
           + f"; numba threads {info.get('numba_threads')}; env {info['env']}; load at start "
           f"{info['loadavg_at_start']}, at end {result['loadavg_at_end']}; {result['total_s']:.0f} s in all")
-    name = f"speed-{info['cores']}core{'-quick' if cfg['quick'] else ''}{'-custom' if cfg['custom'] else ''}"
+    subset = "" if len(groups) == len(GROUPS) else "-" + "-".join(groups)
+    name = f"speed-{info['cores']}core{subset}{'-quick' if cfg['quick'] else ''}{'-custom' if cfg['custom'] else ''}"
     out = args.out or os.path.join(RESULTS, name + ".json")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         json.dump(result, f, indent=1)
-    plot(summary, gemm, cfg, info, os.path.splitext(out)[0] + ".png")
-    print(f"wrote {out} and {os.path.splitext(out)[0]}.png")
+    if "3layer" in groups:
+        plot(summary, gemm, cfg, info, os.path.splitext(out)[0] + ".png")
+    print(f"wrote {out}" + (f" and {os.path.splitext(out)[0]}.png" if "3layer" in groups else ""))
 
 
 # ------------------------------------------------------------------------------------ --compare
@@ -718,6 +777,8 @@ def parse_args(argv=None):
     p.add_argument("--predict-reps", type=int, help="timed predict calls per side and round (full: 7)")
     p.add_argument("--gemm-reps", type=int, help="timed calls per GEMM shape and round (full: 20)")
     p.add_argument("--sides", help=f"comma-separated subset of {','.join(SIDES)}")
+    p.add_argument("--groups", help=f"comma-separated subset of the workload groups {','.join(GROUPS)} "
+                                    "(default: all; a subset is written to speed-<cores>core-<groups>.json)")
     p.add_argument("--torch-path", help="a directory to put on PYTHONPATH for the PyTorch side only")
     p.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"),
                    help="nnscratch at two git revisions or directories, interleaved")
@@ -742,6 +803,11 @@ def config(args):
             cfg[k] = v
     cfg["quick"] = args.quick
     cfg["custom"] = cfg != {**(QUICK if args.quick else FULL), "quick": args.quick}
+    groups = args.groups.split(",") if args.groups else list(GROUPS)
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        raise ValueError(f"--groups: unknown {unknown}; choose from {list(GROUPS)}")
+    cfg["groups"] = [g for g in GROUPS if g in groups]
     return cfg
 
 
