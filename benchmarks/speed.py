@@ -584,6 +584,9 @@ def plot(summary, gemm, cfg, info, path):
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     w = 0.8 / max(1, len(sides))
     for ax, model in zip(axes, ("3layer", "1layer")):
+        if not any(summary[side].get(f"{model}/b{b}") for side in sides for b in BATCHES):
+            ax.set_axis_off()                        # group not run (--groups)
+            continue
         for i, side in enumerate(sides):
             cells = [summary[side].get(f"{model}/b{b}") for b in BATCHES]
             med = [c["median_s"] if c else np.nan for c in cells]

@@ -15,14 +15,32 @@ environment variable ``NNSCRATCH_BACKEND=numpy|numba`` (read on first use).
 
 Threads
 -------
-Two thread pools can live in one process: OpenBLAS's (matrix products) and Numba's (``prange``
-loops, OpenMP).  Both spin for a while after a parallel region, and two pools spinning on the same
-cores slow each other down many times over.  The policy:
+One pool owns the cores at a time.  Two thread pools can live in one process: OpenBLAS's (matrix
+products) and Numba's (``prange`` loops, OpenMP).  Both spin for a while after a parallel region,
+waiting for the next one, and two pools spinning on the same cores slow each other down many times
+over (this is what made whole epochs 3-4x slower at random).  The policy:
 
-* training and inference: OpenBLAS owns the cores for the matrix products; every Numba kernel of
-  the training path is serial (``kernels.py``), so Numba's pool is never woken;
-* work that is parallel in Numba alone (the kNN distance kernels) asks for its threads with
-  :func:`numba_threads`, which sets them and restores the previous number afterwards.
+* matrix products: OpenBLAS, with all its threads (its own choice, by size);
+* every other kernel of training and inference (activations, dropout, loss, optimizers, im2col,
+  pooling): serial, on the calling thread (``kernels.py``, ``conv_kernels.py``), so no second pool
+  ever wakes beside OpenBLAS's;
+* work that runs alone, with no product around it (the kNN distance kernels), may use Numba's pool:
+  it asks for threads with :func:`numba_threads`, which sets them and restores the old number.
+
+Why, measured on the 2-core machine (``python benchmarks/threads.py``; ``results/threads-2core.json``):
+
+* every product of training (batch 32 to 512) and of ``predict`` is faster on 2 threads than on 1
+  (median time 0.73-0.91x at batch 32, 0.51-0.72x above): no product is so thin that capping its
+  threads pays here;
+* a kernel split over two threads right after a product gains nothing (0.99-1.12x of the serial
+  time, from a 128 x 512 sigmoid to ``predict``'s 10,000 x 512): OpenBLAS's second thread is still
+  spinning on the other core.  Split while OpenBLAS sleeps, the same kernels take 0.54-0.97x; that
+  is the most a second pool could win, and it would first have to put OpenBLAS to sleep;
+* the optimizers are bound by memory, not arithmetic: Adam over 669,706 parameters split in two
+  halves took 1.11x the serial time (median).
+
+On a machine with many cores the trade changes (more memory bandwidth, more idle cores beside the
+products); the 16-core figures in ``docs/speed.md`` are the open question.
 """
 import contextlib
 import os
