@@ -1,6 +1,6 @@
-"""Why the thread policy in ``nnscratch/backend.py`` is what it is: three measurements on this machine.
+"""Why the thread policy in ``nnscratch/backend.py`` is what it is: four measurements on this machine.
 
-    python benchmarks/threads.py                 # ~1 min on 2 cores; JSON in benchmarks/results/threads-<cores>core.json
+    python benchmarks/threads.py                 # ~1 min on 2 cores (3 passes); JSON in benchmarks/results/threads-<cores>core.json
 
 1. **Matrix products, 1 thread against all cores.**  Every float32 product of the 3-layer model's
    training step (``x @ W``, ``x.T @ dz``, ``dz @ W.T``) at batch 32 ... 512, and the 10,000-image
@@ -18,13 +18,14 @@
 4. **Adam on two threads.**  ``kernels.adam_update`` over the 3-layer model's 669,706 parameters,
    every array split in two halves, one on the worker thread, against one thread (OpenBLAS asleep).
 
-Prints a table and writes JSON.  Best and median over the blocks; ratios are medians.
+Prints a table per pass and, at the end, each ratio's range over the passes (``--repeat``, default
+3): this machine drifts from minute to minute, and one pass alone has shown a ratio of 0.69 that the
+next showed as 1.49.  Best and median over the blocks; ratios are of medians.  Writes JSON.
 """
 import argparse
 import ctypes
 import json
 import os
-import platform
 import statistics
 import sys
 import threading
@@ -35,12 +36,18 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from nnscratch import kernels  # noqa: E402
+from speed import machine_info  # noqa: E402  (benchmarks/speed.py: cores, CPU, BLAS, versions, env)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# OpenBLAS's idle workers spin for 2**28 cycles (its default THREAD_TIMEOUT; ~0.1 s at 2.5 GHz) after
+# a product before they sleep; wait longer than that before measuring "OpenBLAS asleep".
+OPENBLAS_SPIN_S = 0.5
 
 
 def openblas_setter():
-    """``openblas_set_num_threads`` of the OpenBLAS NumPy uses (found by threadpoolctl)."""
+    """``openblas_set_num_threads`` of the OpenBLAS NumPy uses (found by threadpoolctl).  Called directly
+    (about 1 us) rather than through ``threadpoolctl.threadpool_limits`` (which the kNN code uses around
+    whole searches), because here it changes between single products."""
     from threadpoolctl import ThreadpoolController
     for c in ThreadpoolController().lib_controllers:
         if c.internal_api == "openblas":
@@ -154,6 +161,7 @@ def elementwise(cores, setter, blocks, rng, worker):
             g.elapsed = []
             return g
         res = {"shape": list(shape), "activation": "sigmoid" if code == 1 else "relu"}
+        time.sleep(OPENBLAS_SPIN_S)        # let OpenBLAS's workers stop spinning after the last product
         quiet = alternate({"one": serial, "two": split}, blocks, reps)
         res["blas_asleep"] = {k: summary(v) for k, v in quiet.items()}
         setter(cores)
@@ -168,11 +176,10 @@ def elementwise(cores, setter, blocks, rng, worker):
 
 
 def adam(blocks, rng, worker):
-    sizes = [784 * 512, 512, 512 * 512, 512, 512 * 10, 10]
-    w, g, m, v = ([rng.standard_normal(n).astype(np.float32) * (1e-3 if k == 1 else 1) for n in sizes]
-                  for k in range(4))
-    m = [np.zeros_like(a) for a in m]
-    v = [np.zeros_like(a) for a in v]
+    sizes = [784 * 512, 512, 512 * 512, 512, 512 * 10, 10]         # the 3-layer model's parameters
+    w = [rng.standard_normal(n).astype(np.float32) for n in sizes]
+    g = [1e-3 * rng.standard_normal(n).astype(np.float32) for n in sizes]
+    m, v = [np.zeros(n, np.float32) for n in sizes], [np.zeros(n, np.float32) for n in sizes]
     consts = (np.float32(0.1), np.float32(0.001), np.float32(1e-3), np.float32(1e-7))
     whole = [tuple(a) for a in (w, g, m, v)]
     first = [tuple(a[:a.size // 2] for a in arrs) for arrs in (w, g, m, v)]
@@ -185,15 +192,65 @@ def adam(blocks, rng, worker):
         worker.start(kernels.adam_update, *second, *consts)
         kernels.adam_update(*first, *consts)
         worker.wait()
+    time.sleep(OPENBLAS_SPIN_S)
     ts = alternate({"one": serial, "two": split}, blocks, 20)
     res = {k: summary(t) for k, t in ts.items()}
     res["ratio_two_over_one_median"] = res["two"]["median_us"] / res["one"]["median_us"]
     return res
 
 
+def measure(cores, setter, blocks, rng, worker):
+    """One pass of the four measurements."""
+    prod = products(cores, setter, blocks, rng)
+    noop = alternate({"round trip": lambda: (worker.start(lambda: None), worker.wait())}, blocks, 200)
+    return {"loadavg": os.getloadavg(), "products": prod, "wake_round_trip": summary(noop["round trip"]),
+            "elementwise": elementwise(cores, setter, blocks, rng, worker), "adam": adam(blocks, rng, worker)}
+
+
+def print_run(run, cores):
+    print(f"\n1. Matrix products, float32: microseconds per call on 1 thread and on all {cores} cores")
+    print(f"{'product':18s} {'1 best':>9s} {'1 med':>9s} {'all best':>9s} {'all med':>9s} {'GF/s 1':>7s} "
+          f"{'GF/s all':>8s} {'all/1 med':>9s}")
+    for r in run["products"]:
+        o, a = r["one_thread"], r["all_cores"]
+        print(f"{r['product']:18s} {o['best_us']:9.0f} {o['median_us']:9.0f} {a['best_us']:9.0f} {a['median_us']:9.0f} "
+              f"{r['gflops_one']:7.0f} {r['gflops_all']:8.0f} {r['ratio_all_over_one_median']:9.2f}")
+    wake = run["wake_round_trip"]
+    print(f"\n2. Handing a do-nothing task to a sleeping thread and waiting for it: "
+          f"best {wake['best_us']:.0f} us, median {wake['median_us']:.0f} us")
+    print("\n3. bias + activation on 1 thread and split over 2, microseconds (median; best in brackets)")
+    print(f"{'work':20s} {'shape':>12s} {'BLAS asleep: 1':>16s} {'2':>14s} {'2/1':>5s} "
+          f"{'BLAS spinning: 1':>18s} {'2':>14s} {'2/1':>5s}")
+    cell = lambda d: f"{d['median_us']:.0f} ({d['best_us']:.0f})"   # noqa: E731
+    for r in run["elementwise"]:
+        q, sp = r["blas_asleep"], r["blas_spinning"]
+        print(f"{r['label']:20s} {str(tuple(r['shape'])):>12s} {cell(q['one']):>16s} {cell(q['two']):>14s} "
+              f"{q['ratio_two_over_one_median']:5.2f} {cell(sp['one']):>18s} {cell(sp['two']):>14s} "
+              f"{sp['ratio_two_over_one_median']:5.2f}")
+    a = run["adam"]
+    print(f"\n4. Adam over 669,706 parameters: 1 thread {cell(a['one'])} us, split over 2 {cell(a['two'])} us: "
+          f"{a['ratio_two_over_one_median']:.2f}x")
+
+
+def ranges(runs):
+    """Each ratio's (lowest, highest) over the runs: what one run alone can't tell apart from noise."""
+    span = lambda xs: [min(xs), max(xs)]   # noqa: E731
+    out = {"products_all_over_one": {p["product"]: span([r["products"][i]["ratio_all_over_one_median"]
+                                                         for r in runs])
+                                     for i, p in enumerate(runs[0]["products"])},
+           "wake_round_trip_median_us": span([r["wake_round_trip"]["median_us"] for r in runs]),
+           "adam_two_over_one": span([r["adam"]["ratio_two_over_one_median"] for r in runs])}
+    for i, e in enumerate(runs[0]["elementwise"]):
+        for k in ("blas_asleep", "blas_spinning"):
+            out.setdefault(f"elementwise_two_over_one_{k}", {})[e["label"]] = span(
+                [r["elementwise"][i][k]["ratio_two_over_one_median"] for r in runs])
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--blocks", type=int, default=8)
+    p.add_argument("--blocks", type=int, default=8, help="alternating blocks per comparison")
+    p.add_argument("--repeat", type=int, default=3, help="whole passes; the summary gives each ratio's range")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     cores = len(os.sched_getaffinity(0))
@@ -201,42 +258,28 @@ def main():
     rng = np.random.default_rng(0)
     z = np.zeros((4, 4), np.float32)
     kernels.bias_activation_forward(z, z[0], 1, z.copy())       # compile / load the kernel first
-
-    prod = products(cores, setter, args.blocks, rng)
     worker = Worker()
-    noop = alternate({"round trip": lambda: (worker.start(lambda: None), worker.wait())}, args.blocks, 200)
-    wake = summary(noop["round trip"])
-    elem = elementwise(cores, setter, args.blocks, rng, worker)
-    adam_res = adam(args.blocks, rng, worker)
-
     print(f"{cores} cores, OpenBLAS {version} ({arch}); load {os.getloadavg()[0]:.2f}")
-    print(f"\n1. Matrix products, float32: microseconds per call on 1 thread and on all {cores} cores")
-    print(f"{'product':18s} {'1 best':>9s} {'1 med':>9s} {'all best':>9s} {'all med':>9s} {'GF/s 1':>7s} "
-          f"{'GF/s all':>8s} {'all/1 med':>9s}")
-    for r in prod:
-        o, a = r["one_thread"], r["all_cores"]
-        print(f"{r['product']:18s} {o['best_us']:9.0f} {o['median_us']:9.0f} {a['best_us']:9.0f} {a['median_us']:9.0f} "
-              f"{r['gflops_one']:7.0f} {r['gflops_all']:8.0f} {r['ratio_all_over_one_median']:9.2f}")
-    print(f"\n2. Handing a do-nothing task to a sleeping thread and waiting for it: "
-          f"best {wake['best_us']:.0f} us, median {wake['median_us']:.0f} us")
-    print("\n3. bias + activation on 1 thread and split over 2, microseconds (median; best in brackets)")
-    print(f"{'work':20s} {'shape':>12s} {'BLAS asleep: 1':>16s} {'2':>14s} {'2/1':>5s} "
-          f"{'BLAS spinning: 1':>18s} {'2':>14s} {'2/1':>5s}")
-    for r in elem:
-        q, s = r["blas_asleep"], r["blas_spinning"]
-        cell = lambda d: f"{d['median_us']:.0f} ({d['best_us']:.0f})"   # noqa: E731
-        print(f"{r['label']:20s} {str(tuple(r['shape'])):>12s} {cell(q['one']):>16s} {cell(q['two']):>14s} "
-              f"{q['ratio_two_over_one_median']:5.2f} {cell(s['one']):>18s} {cell(s['two']):>14s} "
-              f"{s['ratio_two_over_one_median']:5.2f}")
-    a1, a2 = adam_res["one"], adam_res["two"]
-    print(f"\n4. Adam over 669,706 parameters: 1 thread {a1['median_us']:.0f} us (best {a1['best_us']:.0f}), "
-          f"split over 2 {a2['median_us']:.0f} us (best {a2['best_us']:.0f}): {adam_res['ratio_two_over_one_median']:.2f}x")
+    runs = []
+    for i in range(args.repeat):
+        runs.append(measure(cores, setter, args.blocks, rng, worker))
+        print(f"\n===== pass {i + 1}/{args.repeat} (load {runs[-1]['loadavg'][0]:.2f})")
+        print_run(runs[-1], cores)
+    rng_ = ranges(runs)
+    fmt = lambda lo_hi: f"{lo_hi[0]:.2f}-{lo_hi[1]:.2f}"   # noqa: E731
+    print(f"\n===== ratios over the {args.repeat} passes (lowest-highest of the per-pass medians)")
+    for batch in ("b32", "b128", "b512", "predict"):
+        vals = [v for k, v in rng_["products_all_over_one"].items() if k.startswith(batch + " ")]
+        print(f"products {batch:8s} all cores / 1 thread: {min(v[0] for v in vals):.2f}-{max(v[1] for v in vals):.2f}")
+    for label in rng_["elementwise_two_over_one_blas_asleep"]:
+        print(f"{label:20s} split / serial: OpenBLAS asleep {fmt(rng_['elementwise_two_over_one_blas_asleep'][label])}, "
+              f"spinning {fmt(rng_['elementwise_two_over_one_blas_spinning'][label])}")
+    print(f"Adam split / serial: {fmt(rng_['adam_two_over_one'])}; "
+          f"wake-up round trip {rng_['wake_round_trip_median_us'][0]:.0f}-{rng_['wake_round_trip_median_us'][1]:.0f} us")
     report = {"benchmark": "threads", "date": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": cores,
-              "cpu": platform.processor(), "python": platform.python_version(), "numpy": np.__version__,
-              "openblas": {"version": version, "architecture": arch},
-              "env": {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_", "NUMBA_"))},
-              "loadavg": os.getloadavg(), "products": prod, "wake_round_trip": wake, "elementwise": elem,
-              "adam": adam_res}
+              "machine": machine_info(), "openblas": {"version": version, "architecture": arch},
+              "config": {"blocks": args.blocks, "repeat": args.repeat, "openblas_spin_s": OPENBLAS_SPIN_S},
+              "ranges": rng_, "runs": runs}
     out = args.out or os.path.join(HERE, "results", f"threads-{cores}core.json")
     with open(out, "w") as f:
         json.dump(report, f, indent=1)

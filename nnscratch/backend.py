@@ -27,17 +27,18 @@ over (this is what made whole epochs 3-4x slower at random).  The policy:
 * work that runs alone, with no product around it (the kNN distance kernels), may use Numba's pool:
   it asks for threads with :func:`numba_threads`, which sets them and restores the old number.
 
-Why, measured on the 2-core machine (``python benchmarks/threads.py``; ``results/threads-2core.json``):
+Why, measured on the 2-core machine (``python benchmarks/threads.py``: 3 passes, each ratio's range
+over them; ``benchmarks/results/threads-2core.json``):
 
 * every product of training (batch 32 to 512) and of ``predict`` is faster on 2 threads than on 1
-  (median time 0.73-0.91x at batch 32, 0.51-0.72x above): no product is so thin that capping its
-  threads pays here;
-* a kernel split over two threads right after a product gains nothing (0.99-1.12x of the serial
-  time, from a 128 x 512 sigmoid to ``predict``'s 10,000 x 512): OpenBLAS's second thread is still
-  spinning on the other core.  Split while OpenBLAS sleeps, the same kernels take 0.54-0.97x; that
-  is the most a second pool could win, and it would first have to put OpenBLAS to sleep;
+  (0.29-0.85x the time): no product is so thin that capping its threads pays here;
+* a kernel split over two threads right after a product: ``predict``'s sigmoid over 10,000 x 512
+  takes 1.00-1.07x the serial time, because OpenBLAS's second thread is still spinning on the other
+  core; smaller kernels land anywhere in 0.61-1.12x.  With OpenBLAS asleep the same splits take
+  0.57-0.83x: that is the most a second pool could win, and it would first have to put OpenBLAS
+  to sleep;
 * the optimizers are bound by memory, not arithmetic: Adam over 669,706 parameters split in two
-  halves took 1.11x the serial time (median).
+  halves took 0.89-1.03x the serial time.
 
 On a machine with many cores the trade changes (more memory bandwidth, more idle cores beside the
 products); the 16-core figures in ``docs/speed.md`` are the open question.
