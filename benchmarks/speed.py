@@ -703,7 +703,8 @@ def main_compare(args, cfg):
             trees[label] = (path, desc)
         side = f"nnscratch-{args.backend}" if args.backend != "default" else "nnscratch"
         sides = {label: (side, [path]) for label, (path, _) in trees.items()}
-        groups = {"3layer": GROUPS["3layer"]}
+        # the 3-layer model unless --groups names others (the 1-layer model says little about a change)
+        groups = {g: GROUPS[g] for g in (cfg["groups"] if args.groups else ["3layer"])}
         print(f"compare on {info['cores']} cores, load {info['loadavg_at_start']}: before = {trees['before'][1]}, "
               f"after = {trees['after'][1]}; backend {args.backend}; config {cfg}", flush=True)
         t0 = time.perf_counter()
@@ -727,7 +728,7 @@ def main_compare(args, cfg):
     print(f"{'workload':16s} {'before best':>11s} {'median':>8s} {'after best':>11s} {'median':>8s} "
           f"{'after/before best':>18s} {'median':>7s} {'load':>5s}")
     rows = {}
-    for w in groups["3layer"]:
+    for w in [w for g in groups.values() for w in g]:
         for kind in (["predict", "direct"] if w == "predict" else [None]):
             a, b = summary["before"].get(w), summary["after"].get(w)
             if a is None or b is None:
@@ -751,7 +752,8 @@ def main_compare(args, cfg):
               "machine": info, "before": trees["before"][1], "after": trees["after"][1], "backends": backends,
               "command": " ".join(sys.argv), "loadavg_at_end": os.getloadavg(),
               "total_s": time.perf_counter() - t0, "table": rows, "summary": summary, "runs": runs}
-    out = args.out or os.path.join(RESULTS, f"speed-compare-{info['cores']}core.json")
+    subset = "" if list(groups) == ["3layer"] else "-" + "-".join(groups)
+    out = args.out or os.path.join(RESULTS, f"speed-compare-{info['cores']}core{subset}.json")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         json.dump(result, f, indent=1)

@@ -28,44 +28,69 @@ _fast = dict(_opts, fastmath=FASTMATH)                      # sums of products: 
 def im2col(x, kh, kw, sh, sw, pt, pl, cols):
     """``cols[n, r, c, i, j, ch] = xp[n, r*sh + i, c*sw + j, ch]`` (``conv.im2col``), where ``xp`` is ``x``
     padded with ``pt`` rows on top and ``pl`` columns on the left (and zeros wherever the field
-    leaves ``x``).  ``x (N, H, W, C)``, ``cols (N, OH, OW, kh, kw, C)``."""
+    leaves ``x``).  ``x (N, H, W, C)``, ``cols (N, OH, OW, kh, kw, C)``.
+
+    For a fixed field row ``i`` the ``kw*C`` numbers ``cols[n, r, c, i, :, :]`` are one contiguous run
+    of ``x`` (pixels ``c*sw - pl ... + kw`` of image row ``h``, all channels), so each is one plain copy
+    loop; only runs that touch the padding go pixel by pixel (2x faster than a loop per pixel
+    and channel when ``C = 1``, the MNIST convnet's first layer)."""
     N, H, W, C = x.shape
     OH, OW = cols.shape[1], cols.shape[2]
+    L = kw * C
+    rows = x.reshape(N, H, W * C)
+    runs = cols.reshape(N, OH, OW, kh, L)
     for n in range(N):
         for r in range(OH):
             for c in range(OW):
+                w0 = c * sw - pl
                 for i in range(kh):
                     h = r * sh + i - pt
-                    for j in range(kw):
-                        w = c * sw + j - pl
-                        if 0 <= h < H and 0 <= w < W:
+                    dst = runs[n, r, c, i]
+                    if h < 0 or h >= H:
+                        for t in range(L):
+                            dst[t] = 0
+                    elif 0 <= w0 and w0 + kw <= W:
+                        src = rows[n, h, w0 * C:w0 * C + L]
+                        for t in range(L):
+                            dst[t] = src[t]
+                    else:
+                        for j in range(kw):
+                            w = w0 + j
                             for ch in range(C):
-                                cols[n, r, c, i, j, ch] = x[n, h, w, ch]
-                        else:
-                            for ch in range(C):
-                                cols[n, r, c, i, j, ch] = 0
+                                dst[j * C + ch] = x[n, h, w, ch] if 0 <= w < W else 0
 
 
 @njit(**_opts)
 def col2im(dcols, sh, sw, pt, pl, dx):
     """``dx = 0``, then ``dx[n, r*sh + i - pt, c*sw + j - pl, ch] += dcols[n, r, c, i, j, ch]`` inside the
-    image (``conv.col2im`` followed by the crop).  ``dcols (N, OH, OW, kh, kw, C)``, ``dx (N, H, W, C)``."""
+    image (``conv.col2im`` followed by the crop).  ``dcols (N, OH, OW, kh, kw, C)``, ``dx (N, H, W, C)``.
+    The adjoint of :func:`im2col`, by the same contiguous runs (and in the same order, so every sum
+    of overlapping fields is added up in the order of the loop per pixel)."""
     N, H, W, C = dx.shape
     _, OH, OW, kh, kw, _ = dcols.shape
+    L = kw * C
+    rows = dx.reshape(N, H, W * C)
+    runs = dcols.reshape(N, OH, OW, kh, L)
     dx[...] = 0
     for n in range(N):
         for r in range(OH):
             for c in range(OW):
+                w0 = c * sw - pl
                 for i in range(kh):
                     h = r * sh + i - pt
                     if h < 0 or h >= H:
                         continue
-                    for j in range(kw):
-                        w = c * sw + j - pl
-                        if w < 0 or w >= W:
-                            continue
-                        for ch in range(C):
-                            dx[n, h, w, ch] += dcols[n, r, c, i, j, ch]
+                    src = runs[n, r, c, i]
+                    if 0 <= w0 and w0 + kw <= W:
+                        dst = rows[n, h, w0 * C:w0 * C + L]
+                        for t in range(L):
+                            dst[t] += src[t]
+                    else:
+                        for j in range(kw):
+                            w = w0 + j
+                            if 0 <= w < W:
+                                for ch in range(C):
+                                    dx[n, h, w, ch] += src[j * C + ch]
 
 
 @njit(**_opts)
