@@ -18,10 +18,10 @@ After editing a kernel here or the ``_activate_row`` it calls, delete ``nnscratc
 import numpy as np
 from numba import njit
 
-from .kernels import FASTMATH, _activate_row
+from .kernels import FASTMATH, _activate_row, _derivative_times
 
 _opts = dict(cache=True, nogil=True, error_model="numpy")   # no fastmath: copies and maxima are exact
-_fast = dict(_opts, fastmath=FASTMATH)                      # sums of products: LLVM may reorder, use FMA
+_fast = dict(_opts, fastmath=FASTMATH)                      # sums of products: LLVM may use FMA
 
 
 @njit(**_opts)
@@ -222,18 +222,6 @@ def conv_direct_forward(x, w, b, act, sh, sw, pt, pl, z, a):
                             for f in range(F):
                                 zz[f] += xv * w[i, j, ch, f]
                 _activate_row(zz, act, a[n, r, c])
-
-
-@njit(inline="always")
-def _derivative_times(act, z, a, g):
-    """``activation'(z) * g`` for one element (``activations.*_backward``; no softmax here)."""
-    if act == 1:
-        return g * a * (1 - a)
-    if act == 2:
-        return g if z > 0 else g * 0
-    if act == 3:
-        return g * (1 - a * a)
-    return g
 
 
 @njit(**_fast)
