@@ -102,7 +102,8 @@ def test_float32_exp_is_accurate_to_one_ulp_over_its_whole_range():
 
 def test_float32_sigmoid_kernel_matches_the_exact_value():
     """The float32 sigmoid kernel: within 2 ulp-sized relative error of the float64 value (NumPy's
-    own float32 expression is within ~1.5); float64 stays libm's exp, equal to the expression."""
+    own float32 expression is within ~1.5); NaN stays NaN; float64 stays libm's exp, equal to the
+    expression."""
     rng = np.random.default_rng(0)
     z = np.concatenate([rng.standard_normal(20000) * 30, [0.0, -0.0, 88.7, -88.7, -120.0, 200.0]])
     for dtype in (np.float32, np.float64):
@@ -110,6 +111,10 @@ def test_float32_sigmoid_kernel_matches_the_exact_value():
         a = np.empty_like(zz)
         K.activation_forward(zz, ACTS["sigmoid"], a)
         exact = 1 / (1 + np.exp(-zz.astype(np.float64)))
+        nan = np.full((1, 1), np.nan, dtype)
+        nan_out = np.empty_like(nan)
+        K.activation_forward(nan, ACTS["sigmoid"], nan_out)
+        assert np.isnan(nan_out[0, 0])                    # a NaN stays NaN: training can notice it
         if dtype == np.float32:
             normal = exact >= np.finfo(np.float32).tiny
             np.testing.assert_allclose(a[normal], exact[normal], rtol=2.5e-7, atol=0)
