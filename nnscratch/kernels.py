@@ -44,10 +44,11 @@ _exact = dict(cache=True, nogil=True, error_model="numpy")      # no fastmath: N
 
 # ================================================================================ activations
 # ------------------------------------------------------------- exp in float32, vectorisable
-# ``math.exp`` is a call into libm, one number at a time (~5 ns each here), and a loop that calls it
+# ``math.exp`` is a call into libm, one number at a time (4-6 ns each here), and a loop that calls it
 # is never turned into SIMD instructions: sigmoid over predict's 10,000 x 512 pre-activations took
-# ~25 ms.  For float32 the classic recipe below is plain arithmetic, which LLVM vectorises (8 numbers
-# per AVX2 instruction; ~6x faster), and is accurate to < 1 ulp on x <= 0 (tests/test_kernels.py).
+# 20-30 ms.  For float32 the classic recipe below is plain arithmetic, which LLVM vectorises (8
+# numbers per AVX2 instruction; 6-9 ms for the same sigmoid), and is accurate to < 1 ulp on x <= 0
+# (tests/test_kernels.py).
 # float64 keeps libm's exp: its exactness against Keras is checked to 1e-10.
 @intrinsic
 def _float32_from_bits(typingctx, bits):

@@ -101,9 +101,9 @@ def test_float32_exp_is_accurate_to_one_ulp_over_its_whole_range():
 
 
 def test_float32_sigmoid_kernel_matches_the_exact_value():
-    """The float32 sigmoid kernel: within 2 ulp-sized relative error of the float64 value (NumPy's
-    own float32 expression is within ~1.5); NaN stays NaN; float64 stays libm's exp, equal to the
-    expression."""
+    """The float32 sigmoid kernel: within 2.5e-7 relative of the float64 value, about 2 ulp (NumPy's
+    own float32 expression measures 2.0e-7 on these numbers); NaN stays NaN; float64 stays libm's
+    exp, equal to the expression."""
     rng = np.random.default_rng(0)
     z = np.concatenate([rng.standard_normal(20000) * 30, [0.0, -0.0, 88.7, -88.7, -120.0, 200.0]])
     for dtype in (np.float32, np.float64):
