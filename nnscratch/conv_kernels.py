@@ -18,10 +18,8 @@ After editing a kernel here or the ``_activate_row`` / ``_derivative_times`` it 
 import numpy as np
 from numba import njit
 
-from .kernels import FASTMATH, _activate_row, _derivative_times
+from .kernels import _activate_row, _derivative_times, _opts
 
-_opts = dict(cache=True, nogil=True, error_model="numpy")   # no fastmath: copies and maxima are exact
-_fast = dict(_opts, fastmath=FASTMATH)                      # sums of products: LLVM may use FMA
 
 
 @njit(**_opts)
@@ -192,7 +190,7 @@ def maxpool_backward(da, arg, ph, pw, sh, sw, pt, pl, dx):
 
 
 # ============================================================ direct convolution (small K = kh*kw*C)
-@njit(**_fast)
+@njit(**_opts)
 def conv_direct_forward(x, w, b, act, sh, sw, pt, pl, z, a):
     """``z[n, r, c, :] = b + sum_{i, j, ch} xp[n, r*sh + i, c*sw + j, ch] * w[i, j, ch, :]`` and
     ``a = activation(z)``, one output pixel at a time (``Conv2D.forward`` without im2col; the
@@ -224,7 +222,7 @@ def conv_direct_forward(x, w, b, act, sh, sw, pt, pl, z, a):
                 _activate_row(zz, act, a[n, r, c])
 
 
-@njit(**_fast)
+@njit(**_opts)
 def conv_direct_backward(x, z, a, da, act, sh, sw, pt, pl, dw, db, dz, work):
     """``dz = activation'(z) * da``; ``dW[i, j, ch, :] = sum_{n, r, c} xp[n, r*sh + i, c*sw + j, ch] * dz[n, r, c, :]``;
     ``db = sum_{n, r, c} dz[n, r, c, :]``: ``Conv2D.backward``'s ``cols.T @ dz`` and ``dz.sum`` in one

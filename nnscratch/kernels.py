@@ -13,12 +13,19 @@ Conventions
   in milliseconds instead of compiling for seconds.  Numba does not notice when a kernel *called by*
   another cached kernel changes (``_adam_one`` inside ``adam_update``): after editing one, delete
   ``nnscratch/__pycache__/*.nb*`` or the caller may run stale machine code.
-* ``FASTMATH`` lets LLVM use FMA and fast reciprocals but *keeps infinities* and *keeps the order of
-  additions*: ``fastmath=True`` would also assume no inf (``exp(-z)`` overflowing to inf for large
-  negative ``z`` then turns sigmoid into NaN), and ``reassoc`` would let LLVM regroup
-  ``(x - k*C1) - k*C2`` into ``x - k*(C1 + C2)``, which undoes the careful range reduction of
-  :func:`_expf_nonpositive` (4.5 ulp instead of < 1).  The optimizer kernels use no fastmath at
-  all: they are bit for bit the NumPy arithmetic (and therefore Keras's).
+* No ``fastmath``: each kernel performs the operations its NumPy expression writes, in that order,
+  each rounded once in the array's type, so the element-wise kernels equal their expressions bit
+  for bit, given the same ``exp`` and ``tanh`` (``tests/test_kernels.py``; sums over rows or
+  columns run in another order than NumPy's).
+  Each flag was measured and cost exactness: ``contract`` (FMA: one rounding where the expression
+  has two) took the exp below from 0.999 to 1.01 ulp; ``reassoc`` regroups ``(x - k*C1) - k*C2``
+  into ``x - k*(C1 + C2)``, which undoes its range reduction (4.5 ulp); ``fastmath=True`` also
+  assumes no inf and no NaN (``exp(-z)`` overflowing for large negative ``z`` then turns sigmoid
+  into NaN, and a NaN check can be compiled away).  Vectorisation needs none of them; FMA made the
+  float32 sigmoid ~20% faster, a price paid for exactness.
+* Constants take the type of the data: Numba types a literal ``1`` as int64, and int64 with float32
+  as float64, so ``1 - a`` for a float32 ``a`` would run in float64 (half as many numbers per SIMD
+  instruction, and rounded unlike NumPy's float32 ``1 - a``).  Kernels write ``_as(1, a)``.
 * Activations are passed as ``activations.Code`` numbers: 0 linear, 1 sigmoid, 2 relu, 3 tanh,
   4 softmax (``Activation.code``).
 * Threads: none.  Every kernel runs on the calling thread, between the matrix products that
@@ -32,14 +39,11 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
-
-FASTMATH = {"nsz", "arcp", "contract", "afn"}
-
+from numba.np.numpy_support import as_dtype
 
 # error_model="numpy": a division by zero gives inf/nan as in NumPy instead of raising, so Numba
 # leaves out the per-element zero checks that would keep LLVM from vectorising the loops.
-_fast = dict(cache=True, fastmath=FASTMATH, nogil=True, error_model="numpy")
-_exact = dict(cache=True, nogil=True, error_model="numpy")      # no fastmath: NumPy's arithmetic
+_opts = dict(cache=True, nogil=True, error_model="numpy")
 
 
 # ================================================================================ activations
@@ -93,11 +97,24 @@ def _exp_nonpositive_by_type(x):
     return lambda x: math.exp(x)
 
 
+def _as(value, like):
+    """``value`` in the float type of ``like`` (see the note on constants above)."""
+    return value
+
+
+@overload(_as, inline="always")
+def _as_typed(value, like):
+    dtype = as_dtype(like).type
+    return lambda value, like: dtype(value)
+
+
 @njit(inline="always")
 def _sigmoid(z):
-    # activations.sigmoid: exp only sees -|z| <= 0, so it never overflows.
+    # activations.sigmoid: exp only sees -|z| <= 0, so it never overflows.  One division:
+    # 1 / (1 + e) for z >= 0, e / (1 + e) below, as the NumPy expression computes each.
     e = _exp_nonpositive(-abs(z))
-    return 1 / (1 + e) if z >= 0 else e / (1 + e)
+    one = _as(1, z)
+    return (one if z >= 0 else e) / (one + e)
 
 
 @njit(inline="always")
@@ -115,61 +132,87 @@ def _exp_shifted_row(zi, out):
     return m, s
 
 
+@njit
+def _activate(act, v):
+    """``activation(v)`` for one element of an element-wise activation (linear, sigmoid, relu, tanh)."""
+    if act == 1:
+        return _sigmoid(v)
+    if act == 2:
+        return max(v, _as(0, v))
+    if act == 3:
+        return math.tanh(v)
+    return v
+
+
 @njit(inline="always")
 def _activate_row(zi, act, ai):
-    """``ai = activation(zi)`` for one row (softmax is row-wise)."""
-    M = zi.size
-    if act == 0:
-        for j in range(M):
-            ai[j] = zi[j]
-    elif act == 1:
-        for j in range(M):
-            ai[j] = _sigmoid(zi[j])
-    elif act == 2:
-        for j in range(M):
-            ai[j] = max(zi[j], 0)
-    elif act == 3:
-        for j in range(M):
-            ai[j] = math.tanh(zi[j])
-    else:
+    """``ai = activation(zi)`` for one row (softmax is row-wise); ``ai`` is not ``zi``."""
+    if act == 4:
         m, s = _exp_shifted_row(zi, ai)
-        for j in range(M):
+        for j in range(zi.size):
             ai[j] /= s
+    else:
+        for j in range(zi.size):
+            ai[j] = _activate(act, zi[j])
 
 
 @njit(inline="always")
 def _derivative_times(act, z, a, g):
     """``activation'(z) * g`` for one element (``activations.*_backward``; softmax is row-wise)."""
+    one = _as(1, a)
     if act == 1:
-        return g * a * (1 - a)
+        return g * a * (one - a)
     if act == 2:
-        return g if z > 0 else g * 0
+        return g if z > 0 else g * _as(0, g)
     if act == 3:
-        return g * (1 - a * a)
+        return g * (one - a * a)
     return g
 
 
-@njit(**_fast)
+@njit(**_opts)
 def activation_forward(z, act, a):
     """``a = activation(z)``: ``Activation.forward`` (sigmoid ``1/(1+exp(-z))``, relu ``max(z, 0)``,
-    tanh, softmax ``exp(z - max) / sum``).  ``z, a: (N, M)``."""
-    for i in range(z.shape[0]):
-        _activate_row(z[i], act, a[i])
+    tanh, softmax ``exp(z - max) / sum``).  ``z, a: (N, M)``, ``a`` not ``z``."""
+    N, M = z.shape
+    if act == 4:
+        for i in range(N):
+            _activate_row(z[i], act, a[i])
+        return
+    for i in range(N):
+        for j in range(M):
+            a[i, j] = _activate(act, z[i, j])
 
 
-@njit(**_fast)
+@njit(**_opts)
 def bias_activation_forward(z, b, act, a):
     """``z += b; a = activation(z)`` in one pass: the second half of ``Dense.forward``
-    (``z = x @ W + b; a = activation(z)``) after the matrix product.  ``z, a: (N, M)``, ``b: (M,)``;
-    ``a`` may be ``z`` itself for the linear activation."""
-    for i in range(z.shape[0]):
-        zi = z[i]
-        for j in range(zi.size):
-            zi[j] += b[j]
-        _activate_row(zi, act, a[i])
+    (``z = x @ W + b; a = activation(z)``) after the matrix product.  ``z, a: (N, M)``, ``b: (M,)``.
+
+    ``a`` may be ``z`` itself (linear; relu in a convolution): then ``z = activation(z + b)``, in a
+    loop of its own.  A loop that writes two arrays which turn out to be one runs LLVM's scalar
+    fallback, 2-3x slower (and ``z = max(z, 0)`` alone becomes masked stores, slower still on AMD).
+    """
+    N, M = z.shape
+    if act == 4:
+        for i in range(N):
+            zi = z[i]
+            for j in range(M):
+                zi[j] += b[j]
+            _activate_row(zi, act, a[i])
+    elif z.ctypes.data == a.ctypes.data:
+        for i in range(N):
+            for j in range(M):
+                z[i, j] = _activate(act, z[i, j] + b[j])
+    else:
+        for i in range(N):
+            zi, ai = z[i], a[i]
+            for j in range(M):
+                zi[j] += b[j]
+            for j in range(M):
+                ai[j] = _activate(act, zi[j])
 
 
-@njit(**_fast)
+@njit(**_opts)
 def activation_backward(z, a, da, act, dz, db):
     """``dz = activation'(z) * da`` and, when ``db`` has entries, ``db = dz.sum(axis=0)``, in one pass.
 
@@ -214,7 +257,7 @@ def _counter_uniform(key, i):
     return np.float32(z >> np.uint64(40)) * np.float32(1.0 / 16777216.0)
 
 
-@njit(**_fast)
+@njit(**_opts)
 def dropout_forward(x, key, rate, scale, mask, out):
     """``u = counter_uniform(key, x.size); mask = (u >= rate) * scale; out = x * mask`` in one pass:
     ``Dropout.forward`` with the same ``u`` as the NumPy expression (``random.py``), computed in the
@@ -223,24 +266,24 @@ def dropout_forward(x, key, rate, scale, mask, out):
     k = np.uint64(key)
     for i in range(N):
         for j in range(M):
-            m = scale if _counter_uniform(k, i * M + j) >= rate else scale * 0
+            m = scale if _counter_uniform(k, i * M + j) >= rate else _as(0, scale)
             mask[i, j] = m
             out[i, j] = x[i, j] * m
 
 
-@njit(**_fast)
+@njit(**_opts)
 def dropout_keep(x, keep, scale, mask, out):
     """``mask = keep * scale; out = x * mask`` for a given boolean ``keep`` (``Dropout.mask_source``)."""
     N, M = x.shape
     for i in range(N):
         for j in range(M):
-            m = scale if keep[i, j] else scale * 0
+            m = scale if keep[i, j] else _as(0, scale)
             mask[i, j] = m
             out[i, j] = x[i, j] * m
 
 
 # ===================================================================================== losses
-@njit(**_fast)
+@njit(**_opts)
 def softmax_crossentropy(z, y, p, dz):
     """Softmax head + cross-entropy, fused: returns the loss; fills ``p`` and ``dz``.
 
@@ -263,7 +306,7 @@ def softmax_crossentropy(z, y, p, dz):
     return loss * inv_n
 
 
-@njit(**_fast)
+@njit(**_opts)
 def crossentropy(p, y, dp, lo, hi):
     """Categorical cross-entropy on probabilities, fused: returns the loss and fills ``dp = dL/dp``.
 
@@ -299,7 +342,7 @@ def crossentropy(p, y, dp, lo, hi):
 # (or float64) operations NumPy performs, in the same order, so an update is bit for bit the one in
 # optimizers.py (sqrt and division still vectorise, see error_model above).
 
-@njit(**_exact)
+@njit(**_opts)
 def _adam_one(w, g, m, v, one_minus_beta_1, one_minus_beta_2, alpha, eps):
     for k in range(w.size):
         gk = g[k]
@@ -310,7 +353,7 @@ def _adam_one(w, g, m, v, one_minus_beta_1, one_minus_beta_2, alpha, eps):
         w[k] = w[k] - mk * alpha / (np.sqrt(vk) + eps)
 
 
-@njit(**_exact)
+@njit(**_opts)
 def adam_update(ws, gs, ms, vs, one_minus_beta_1, one_minus_beta_2, alpha, eps):
     """One Adam step over all parameters (tuples of 1-D views), one pass each: ``Adam.apply``'s
     ``m += (g - m) * (1 - beta_1); v += (g*g - v) * (1 - beta_2); w -= m * alpha / (sqrt(v) + eps)``.
@@ -319,13 +362,13 @@ def adam_update(ws, gs, ms, vs, one_minus_beta_1, one_minus_beta_2, alpha, eps):
         _adam_one(ws[p], gs[p], ms[p], vs[p], one_minus_beta_1, one_minus_beta_2, alpha, eps)
 
 
-@njit(**_exact)
+@njit(**_opts)
 def _sgd_one(w, g, lr):
     for k in range(w.size):
         w[k] = w[k] - g[k] * lr
 
 
-@njit(**_exact)
+@njit(**_opts)
 def _sgd_momentum_one(w, g, v, lr, momentum, nesterov):
     for k in range(w.size):
         vk = v[k] * momentum
@@ -337,7 +380,7 @@ def _sgd_momentum_one(w, g, v, lr, momentum, nesterov):
             w[k] = w[k] + vk
 
 
-@njit(**_exact)
+@njit(**_opts)
 def sgd_update(ws, gs, velocities, lr, momentum, nesterov):
     """One SGD step over all parameters (tuples of 1-D views; ``velocities`` empty without momentum):
     ``SGD.apply``'s ``w -= g * lr``, or ``v = v * mu - g * lr; w += v`` (Nesterov
@@ -349,7 +392,7 @@ def sgd_update(ws, gs, velocities, lr, momentum, nesterov):
             _sgd_momentum_one(ws[p], gs[p], velocities[p], lr, momentum, nesterov)
 
 
-@njit(**_exact)
+@njit(**_opts)
 def _rmsprop_one(w, g, v, m, a, rho, one_minus_rho, momentum, eps, lr, with_momentum, centered):
     for k in range(w.size):
         gk = g[k]
@@ -370,7 +413,7 @@ def _rmsprop_one(w, g, v, m, a, rho, one_minus_rho, momentum, eps, lr, with_mome
             w[k] = w[k] - step
 
 
-@njit(**_exact)
+@njit(**_opts)
 def rmsprop_update(ws, gs, vs, ms, avgs, rho, one_minus_rho, momentum, eps, lr, with_momentum, centered):
     """One RMSprop step over all parameters (tuples of 1-D views), one pass each: ``RMSprop.apply``'s
     ``v = rho*v + (1-rho)*g*g``; centered ``a = rho*a + (1-rho)*g``, ``d = v - a*a + eps``, else

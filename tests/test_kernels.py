@@ -10,6 +10,7 @@ import pytest
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from nnscratch import activations, backend, losses, optimizers
 from nnscratch import kernels as K
@@ -56,6 +57,10 @@ def test_bias_activation_forward_equals_dense_forward(n, m, dtype, act, scale, s
     a2 = np.empty_like(a)
     K.activation_forward(zr, ACTS[act], a2)
     np.testing.assert_array_equal(a2, a)
+    if act in ("linear", "relu"):                     # in place (a is z), as a convolution runs them
+        z_in_place = z0.copy()
+        K.bias_activation_forward(z_in_place, b, ACTS[act], z_in_place)
+        np.testing.assert_array_equal(z_in_place, ref)
 
 
 @SETTINGS
@@ -71,10 +76,19 @@ def test_activation_backward_equals_numpy(n, m, dtype, act, seed):
     K.activation_backward(z, a, da, ACTS[act], dz, db)
     ref = f.backward(z, a, da)
     np.testing.assert_allclose(dz, ref, **tol(dtype))
+    if act != "softmax":                              # the same operations in the same type and order
+        np.testing.assert_array_equal(dz, ref)
     np.testing.assert_allclose(db, ref.sum(axis=0), rtol=tol(dtype)["rtol"] * 10, atol=tol(dtype)["atol"] * n * 10)
     dz2 = np.empty_like(da)
     K.activation_backward(z, a, da, ACTS[act], dz2, db[:0])
     np.testing.assert_array_equal(dz2, dz)
+
+
+@njit(**K._opts)
+def exp_all(x, out):
+    """``out = exp(x)`` by the float32 kernel, element by element, compiled as the kernels are."""
+    for i in range(x.size):
+        out[i] = K._expf_nonpositive(x[i])
 
 
 def test_float32_exp_is_accurate_to_one_ulp_over_its_whole_range():
@@ -82,13 +96,6 @@ def test_float32_exp_is_accurate_to_one_ulp_over_its_whole_range():
     1 ulp of the exact value for every x <= 0 on a fine grid: normal results, the subnormal results
     below -87.3 (rounded, not flushed to 0 and not clamped) and 0 far below.  A range reduction
     regrouped by the compiler (fastmath ``reassoc``) measured 4.5 ulp here; a wrong exponent, far more."""
-    from numba import njit
-
-    @njit
-    def exp_all(x, out):
-        for i in range(x.size):
-            out[i] = K._expf_nonpositive(x[i])
-
     x = -np.linspace(0, 110, 1_000_003).astype(np.float32)
     x = np.concatenate([x, np.float32([-0.0, -1e-30, -np.inf])])
     out = np.empty_like(x)
@@ -116,6 +123,12 @@ def test_float32_sigmoid_kernel_matches_the_exact_value():
         K.activation_forward(nan, ACTS["sigmoid"], nan_out)
         assert np.isnan(nan_out[0, 0])                    # a NaN stays NaN: training can notice it
         if dtype == np.float32:
+            # the expression of activations.sigmoid in float32, given the kernel's exp: equal bit for
+            # bit (a float64 division, from Numba typing the literal 1 as int64, would round otherwise)
+            e = np.empty_like(zz)
+            exp_all(-np.abs(zz).ravel(), e.ravel())
+            one = np.float32(1)
+            np.testing.assert_array_equal(a, np.where(zz >= 0, one / (one + e), e / (one + e)))
             normal = exact >= np.finfo(np.float32).tiny
             np.testing.assert_allclose(a[normal], exact[normal], rtol=2.5e-7, atol=0)
             np.testing.assert_allclose(a, exact, rtol=0, atol=2e-45 + 2.5e-7 * exact.max())
