@@ -62,24 +62,42 @@ QUICK = {"rounds": 2, "epochs": 2, "samples": 12_000, "predict_reps": 5, "gemm_r
 
 
 # ------------------------------------------------------------------------------------ clocks
-class EpochClock:
-    """Wall time, process CPU time and the 1-minute load average of each timed interval.
+def steal_seconds():
+    """CPU time the hypervisor gave to other guests while this machine wanted it ("steal"), summed
+    over its CPUs since boot (Linux ``/proc/stat``); None elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
-    ``begin()`` ... ``end()`` appends ``{"seconds", "cpu_seconds", "load1"}``; CPU time counts every
-    thread of the process, so ``cpu_seconds / seconds`` is the number of cores it kept busy.
+
+class EpochClock:
+    """Wall time, process CPU time, CPU time stolen by the hypervisor and the 1-minute load average
+    of each timed interval.
+
+    ``begin()`` ... ``end()`` appends ``{"seconds", "cpu_seconds", "steal_seconds", "load1"}``; CPU
+    time counts every thread of the process, so ``cpu_seconds / seconds`` is the number of cores it
+    kept busy; ``steal_seconds / seconds`` is how many cores' worth of time other virtual machines
+    took from this one meanwhile (the noise of a shared host, which load does not show).
     """
 
     def __init__(self):
         self.records = []
 
     def begin(self):
+        self._steal = steal_seconds()
         self._cpu = time.process_time()
         self._t = time.perf_counter()
 
     def end(self, **extra):
         seconds = time.perf_counter() - self._t
         cpu = time.process_time() - self._cpu
-        self.records.append({"seconds": seconds, "cpu_seconds": cpu, "load1": os.getloadavg()[0], **extra})
+        steal = steal_seconds()
+        stolen = steal - self._steal if steal is not None and self._steal is not None else None
+        self.records.append({"seconds": seconds, "cpu_seconds": cpu, "steal_seconds": stolen,
+                             "load1": os.getloadavg()[0], **extra})
         return self.records[-1]
 
 
@@ -498,10 +516,17 @@ def summarize(runs, sides, groups):
                 out[side][w] = {"best_s": min(ts), "median_s": statistics.median(ts), "n": len(ts),
                                 "cpu_per_wall_median": statistics.median(e["cpu_seconds"] / e["seconds"] for e in ep),
                                 "load1_median": statistics.median(e["load1"] for e in ep),
+                                "steal_per_wall_max": _steal_max(ep),
                                 "load1_max": max(e["load1"] for e in ep),
                                 "test_accuracy": [rec["test_accuracy"] for rec in recs],
                                 "failed_rounds": len(results) - len(ok)}
     return out
+
+
+def _steal_max(epochs):
+    """The largest share of an epoch the hypervisor stole (cores' worth), or None if not recorded."""
+    steals = [e["steal_seconds"] / e["seconds"] for e in epochs if e.get("steal_seconds") is not None]
+    return max(steals) if steals else None
 
 
 def gemm_summary(runs, samples):
@@ -532,6 +557,10 @@ def gemm_summary(runs, samples):
     return out
 
 
+def _fmt_share(x):
+    return "-" if x is None else f"{x:.2f}"
+
+
 def fmt_ratio(a, b):
     return f"{a / b:5.2f}x" if a is not None and b else "   -  "
 
@@ -540,9 +569,10 @@ def print_main_table(summary, gemm, cfg, sides, groups=GROUPS):
     ref = summary.get(REFERENCE) or {}
     print(f"\nSeconds per epoch, {cfg['samples']:,} images, {cfg['epochs']} timed epochs x {cfg['rounds']} rounds "
           f"after a warm-up each; ratio = this side / Keras default (best/best, median/median); "
-          f"cpu = process CPU time / wall; load = 1-min load average")
+          f"cpu = process CPU time / wall; load = 1-min load average; steal = most CPU time the host "
+          f"took from this machine in one epoch / wall")
     print(f"{'workload':12s} {'side':16s} {'best':>7s} {'median':>7s} {'best/K':>7s} {'med/K':>7s} "
-          f"{'cpu':>5s} {'load':>5s} {'n':>3s}  test acc")
+          f"{'cpu':>5s} {'load':>5s} {'steal':>5s} {'n':>3s}  test acc")
     for w in [w for g in groups.values() for w in g if w != "predict"]:
         for side in sides:
             s = summary[side].get(w)
@@ -553,7 +583,8 @@ def print_main_table(summary, gemm, cfg, sides, groups=GROUPS):
             k = ref.get(w) or {}
             print(f"{w:12s} {side:16s} {s['best_s']:7.3f} {s['median_s']:7.3f} "
                   f"{fmt_ratio(s['best_s'], k.get('best_s')):>7s} {fmt_ratio(s['median_s'], k.get('median_s')):>7s} "
-                  f"{s['cpu_per_wall_median']:5.2f} {s['load1_median']:5.2f} {s['n']:3d}  "
+                  f"{s['cpu_per_wall_median']:5.2f} {s['load1_median']:5.2f} "
+                  f"{_fmt_share(s.get('steal_per_wall_max')):>5s} {s['n']:3d}  "
                   + " ".join(f"{a:.4f}" for a in s["test_accuracy"]))
         model, b = parse_workload(w)
         if model == "3layer" and gemm:
