@@ -51,8 +51,8 @@ _opts = dict(cache=True, nogil=True, error_model="numpy")
 # ``math.exp`` is a call into libm, one number at a time (4-6 ns each here), and a loop that calls it
 # is never turned into SIMD instructions: sigmoid over predict's 10,000 x 512 pre-activations took
 # 20-30 ms.  For float32 the classic recipe below is plain arithmetic, which LLVM vectorises (8
-# numbers per AVX2 instruction; 6-9 ms for the same sigmoid), and is accurate to < 1 ulp on x <= 0
-# (tests/test_kernels.py).
+# numbers per AVX2 instruction; 6.4-7.4 ms for the same sigmoid, benchmarks/kernel_times.py), and
+# is accurate to < 1 ulp on x <= 0 (tests/test_kernels.py; with FMA contraction it was 1.01 ulp).
 # float64 keeps libm's exp: its exactness against Keras is checked to 1e-10.
 @intrinsic
 def _float32_from_bits(typingctx, bits):
@@ -338,9 +338,9 @@ def crossentropy(p, y, dp, lo, hi):
 
 
 # ================================================================================= optimizers
-# No fastmath: without 'contract' (FMA) and 'arcp' (reciprocals) LLVM performs exactly the float32
-# (or float64) operations NumPy performs, in the same order, so an update is bit for bit the one in
-# optimizers.py (sqrt and division still vectorise, see error_model above).
+# Without fastmath LLVM performs exactly the float32 (or float64) operations NumPy performs, in the
+# same order, so an update is bit for bit the one in optimizers.py (sqrt and division still
+# vectorise, see error_model above).
 
 @njit(**_opts)
 def _adam_one(w, g, m, v, one_minus_beta_1, one_minus_beta_2, alpha, eps):
