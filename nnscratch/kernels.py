@@ -172,7 +172,9 @@ def _derivative_times(act, z, a, g):
 @njit(**_opts)
 def activation_forward(z, act, a):
     """``a = activation(z)``: ``Activation.forward`` (sigmoid ``1/(1+exp(-z))``, relu ``max(z, 0)``,
-    tanh, softmax ``exp(z - max) / sum``).  ``z, a: (N, M)``, ``a`` not ``z``."""
+    tanh, softmax ``exp(z - max) / sum``).  ``z, a: (N, M)``; ``a`` may be ``z`` for an element-wise
+    activation (a convolution without bias applies relu in place: correct, but LLVM then runs the
+    loop's scalar version, see :func:`bias_activation_forward`)."""
     N, M = z.shape
     if act == 4:
         for i in range(N):
