@@ -12,14 +12,13 @@ become selects (``v if v > m else m``) rather than ``if`` statements around stor
 convolution (:func:`conv_direct_forward`, :func:`conv_direct_backward`) serves layers whose
 ``K = kh*kw*C`` is small (the first layer of an MNIST convnet: ``K = 9``): there im2col + GEMM moves
 ``K`` times the input through memory for a product BLAS does poorly, and the fused loops win.
-After editing a kernel here or the ``_activate_row`` / ``_derivative_times`` it calls, delete ``nnscratch/__pycache__/*.nb*``
-(see ``kernels.py``).
+After editing a kernel here or the ``_activate_row`` / ``_derivative_times`` it calls, delete
+``nnscratch/__pycache__/*.nb*`` (see ``kernels.py``).
 """
 import numpy as np
 from numba import njit
 
 from .kernels import _activate_row, _derivative_times, _opts
-
 
 
 @njit(**_opts)

@@ -26,6 +26,9 @@ Conventions
 * Constants take the type of the data: Numba types a literal ``1`` as int64, and int64 with float32
   as float64, so ``1 - a`` for a float32 ``a`` would run in float64 (half as many numbers per SIMD
   instruction, and rounded unlike NumPy's float32 ``1 - a``).  Kernels write ``_as(1, a)``.
+  The row sums of softmax and of the losses start from ``x * 0`` and so do accumulate in float64,
+  as they did before this rule: no summation order can match NumPy's pairwise one, and float64 keeps
+  them nearer the exact sum (``tests/test_kernels.py`` checks them to a tolerance, not bit for bit).
 * Activations are passed as ``activations.Code`` numbers: 0 linear, 1 sigmoid, 2 relu, 3 tanh,
   4 softmax (``Activation.code``).
 * Threads: none.  Every kernel runs on the calling thread, between the matrix products that
@@ -132,7 +135,7 @@ def _exp_shifted_row(zi, out):
     return m, s
 
 
-@njit
+@njit          # not inline="always": inlined into several loops of one kernel, Numba's IR inliner warns
 def _activate(act, v):
     """``activation(v)`` for one element of an element-wise activation (linear, sigmoid, relu, tanh)."""
     if act == 1:
@@ -146,7 +149,8 @@ def _activate(act, v):
 
 @njit(inline="always")
 def _activate_row(zi, act, ai):
-    """``ai = activation(zi)`` for one row (softmax is row-wise); ``ai`` is not ``zi``."""
+    """``ai = activation(zi)`` for one row (softmax is row-wise).  ``ai`` may be ``zi`` for an
+    element-wise activation: correct, though LLVM then runs the loop's scalar version."""
     if act == 4:
         m, s = _exp_shifted_row(zi, ai)
         for j in range(zi.size):
@@ -195,23 +199,16 @@ def bias_activation_forward(z, b, act, a):
     fallback, 2-3x slower (and ``z = max(z, 0)`` alone becomes masked stores, slower still on AMD).
     """
     N, M = z.shape
-    if act == 4:
-        for i in range(N):
-            zi = z[i]
-            for j in range(M):
-                zi[j] += b[j]
-            _activate_row(zi, act, a[i])
-    elif z.ctypes.data == a.ctypes.data:
+    if act != 4 and z.ctypes.data == a.ctypes.data:
         for i in range(N):
             for j in range(M):
                 z[i, j] = _activate(act, z[i, j] + b[j])
-    else:
-        for i in range(N):
-            zi, ai = z[i], a[i]
-            for j in range(M):
-                zi[j] += b[j]
-            for j in range(M):
-                ai[j] = _activate(act, zi[j])
+        return
+    for i in range(N):
+        zi = z[i]
+        for j in range(M):
+            zi[j] += b[j]
+        _activate_row(zi, act, a[i])
 
 
 @njit(**_opts)
