@@ -1,4 +1,4 @@
-"""Why the thread policy in ``nnscratch/backend.py`` is what it is: four measurements on this machine.
+"""Why the thread policy in ``nnscratch/backend.py`` is what it is: five measurements on this machine.
 
     python benchmarks/threads.py                 # ~1 min on 2 cores (3 passes); JSON in benchmarks/results/threads-<cores>core.json
 
@@ -17,6 +17,10 @@
    for a while waiting for the next one.
 4. **Adam on two threads.**  ``kernels.adam_update`` over the 3-layer model's 669,706 parameters,
    every array split in two halves, one on the worker thread, against one thread (OpenBLAS asleep).
+5. **Inference split over rows.**  The 3-layer model (``zoo.mlp``) on 10,000 images, ``model(x)``
+   and ``predict`` (batches of 32), as nnscratch runs them (rows dealt out to one thread per core,
+   OpenBLAS on one thread each: ``backend.split_rows``) against one pass on the calling thread with
+   OpenBLAS on all cores (the split switched off by raising ``backend.MIN_ROWS_PER_THREAD``).
 
 Prints a table per pass and, at the end, each ratio's range over the passes (``--repeat``, default
 3): this machine drifts from minute to minute, and one pass alone has shown a ratio of 0.69 that the
@@ -199,12 +203,36 @@ def adam(blocks, rng, worker):
     return res
 
 
+def inference(blocks, rng):
+    from nnscratch import backend, zoo
+    model = zoo.mlp(seed=0)
+    x = rng.random((10_000, 784), np.float32)
+    split_min = backend.MIN_ROWS_PER_THREAD
+
+    def way(split, call):
+        def f():
+            backend.MIN_ROWS_PER_THREAD = split_min if split else 10 ** 12
+            call()
+        return f
+    direct, batched = (lambda: model(x)), (lambda: model.predict(x, verbose=0))
+    ts = alternate({"model(x) split": way(True, direct), "model(x) one pass": way(False, direct),
+                    "predict split": way(True, batched), "predict one pass": way(False, batched)}, blocks, 3)
+    backend.MIN_ROWS_PER_THREAD = split_min
+    res = {k: summary(t) for k, t in ts.items()}
+    res["threads"] = backend.inference_threads(len(x))
+    for call in ("model(x)", "predict"):
+        res[f"{call} ratio_split_over_one_pass_median"] = (res[f"{call} split"]["median_us"]
+                                                           / res[f"{call} one pass"]["median_us"])
+    return res
+
+
 def measure(cores, setter, blocks, rng, worker):
-    """One pass of the four measurements."""
+    """One pass of the five measurements."""
     prod = products(cores, setter, blocks, rng)
     noop = alternate({"round trip": lambda: (worker.start(lambda: None), worker.wait())}, blocks, 200)
     return {"loadavg": os.getloadavg(), "products": prod, "wake_round_trip": summary(noop["round trip"]),
-            "elementwise": elementwise(cores, setter, blocks, rng, worker), "adam": adam(blocks, rng, worker)}
+            "elementwise": elementwise(cores, setter, blocks, rng, worker), "adam": adam(blocks, rng, worker),
+            "inference": inference(blocks, rng)}
 
 
 def print_run(run, cores):
@@ -230,6 +258,13 @@ def print_run(run, cores):
     a = run["adam"]
     print(f"\n4. Adam over 669,706 parameters: 1 thread {cell(a['one'])} us, split over 2 {cell(a['two'])} us: "
           f"{a['ratio_two_over_one_median']:.2f}x")
+    i = run["inference"]
+    print(f"\n5. The 3-layer model on 10,000 images, ms (median; best in brackets), rows split over "
+          f"{i['threads']} threads against one pass:")
+    ms = lambda d: f"{d['median_us'] / 1e3:.1f} ({d['best_us'] / 1e3:.1f})"   # noqa: E731
+    for call in ("model(x)", "predict"):
+        print(f"{call:9s} split {ms(i[call + ' split']):>14s}   one pass {ms(i[call + ' one pass']):>14s}   "
+              f"{i[call + ' ratio_split_over_one_pass_median']:.2f}x")
 
 
 def ranges(runs):
@@ -239,7 +274,9 @@ def ranges(runs):
                                                          for r in runs])
                                      for i, p in enumerate(runs[0]["products"])},
            "wake_round_trip_median_us": span([r["wake_round_trip"]["median_us"] for r in runs]),
-           "adam_two_over_one": span([r["adam"]["ratio_two_over_one_median"] for r in runs])}
+           "adam_two_over_one": span([r["adam"]["ratio_two_over_one_median"] for r in runs]),
+           "inference_split_over_one_pass": {call: span([r["inference"][f"{call} ratio_split_over_one_pass_median"]
+                                                        for r in runs]) for call in ("model(x)", "predict")}}
     for i, e in enumerate(runs[0]["elementwise"]):
         for k in ("blas_asleep", "blas_spinning"):
             out.setdefault(f"elementwise_two_over_one_{k}", {})[e["label"]] = span(
@@ -276,6 +313,8 @@ def main():
               f"spinning {fmt(rng_['elementwise_two_over_one_blas_spinning'][label])}")
     print(f"Adam split / serial: {fmt(rng_['adam_two_over_one'])}; "
           f"wake-up round trip {rng_['wake_round_trip_median_us'][0]:.0f}-{rng_['wake_round_trip_median_us'][1]:.0f} us")
+    for call, lo_hi in rng_["inference_split_over_one_pass"].items():
+        print(f"{call} on 10,000 images, rows split / one pass: {fmt(lo_hi)}")
     report = {"benchmark": "threads", "date": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": cores,
               "machine": machine_info(), "openblas": {"version": version, "architecture": arch},
               "config": {"blocks": args.blocks, "repeat": args.repeat, "openblas_spin_s": OPENBLAS_SPIN_S},

@@ -25,7 +25,12 @@ over (this is what made whole epochs 3-4x slower at random).  The policy:
   pooling): serial, on the calling thread (``kernels.py``, ``conv_kernels.py``), so no second pool
   ever wakes beside OpenBLAS's;
 * work that runs alone, with no product around it (the kNN distance kernels), may use Numba's pool:
-  it asks for threads with :func:`numba_threads`, which sets them and restores the old number.
+  it asks for threads with :func:`numba_threads`, which sets them and restores the old number;
+* inference over many rows (``predict``, ``model(x)``; :func:`split_rows`): the rows are cut into one
+  contiguous run per core, and each run goes through the whole network on its own thread, with
+  OpenBLAS on one thread for the duration.  Then every core does products *and* kernels, and no
+  pool is left spinning: OpenBLAS's workers are not woken, and the row threads sleep on a queue
+  between calls.  (Training cannot do this: each step needs the weights of the step before.)
 
 Why, measured on the 2-core machine (``python benchmarks/threads.py``: 3 passes, each ratio's range
 over them; ``benchmarks/results/threads-2core.json``):
@@ -38,13 +43,18 @@ over them; ``benchmarks/results/threads-2core.json``):
   0.57-0.83x: that is the most a second pool could win, and it would first have to put OpenBLAS
   to sleep;
 * the optimizers are bound by memory, not arithmetic: Adam over 669,706 parameters split in two
-  halves took 0.89-1.03x the serial time.
+  halves took 0.89-1.03x the serial time;
+* inference split over rows: ``model(x)`` on 10,000 images took 0.90x the time of one pass with
+  OpenBLAS on both cores and the kernels serial (a one-off timing, 118 against 131 ms; the
+  benchmarks in ``docs/speed.md`` give the figures to quote).
 
 On a machine with many cores the trade changes (more memory bandwidth, more idle cores beside the
 products); the 16-core figures in ``docs/speed.md`` are the open question.
 """
 import contextlib
+import functools
 import os
+import threading
 
 BACKENDS = ("numpy", "numba")
 DEFAULT = "numba"
@@ -100,3 +110,56 @@ def numba_threads(n):
     finally:
         numba.set_num_threads(old)
 
+
+# ------------------------------------------------------------------ inference over many rows
+MIN_ROWS_PER_THREAD = 1024      # below this a thread's share is too small to pay for handing it over
+
+
+def inference_threads(n_rows):
+    """How many threads an inference pass over ``n_rows`` rows is split over: one per BLAS thread (the
+    cores this process uses; ``OPENBLAS_NUM_THREADS=1`` keeps it to one), each with at least
+    ``MIN_ROWS_PER_THREAD`` rows.  Always 1 on the numpy backend: the plain code stays plain."""
+    if not fast():
+        return 1
+    return max(1, min(_blas_threads(), int(n_rows) // MIN_ROWS_PER_THREAD))
+
+
+def split_rows(tasks):
+    """Run ``tasks`` (functions of no arguments) side by side, one thread each, the first on the
+    calling thread, with OpenBLAS on one thread meanwhile; return their results in order.  An
+    exception in any task is raised here, after all of them have finished."""
+    if len(tasks) == 1:
+        return [tasks[0]()]
+    from concurrent.futures import wait
+    pool = _row_pool(len(tasks) - 1)
+    with _blas().limit(limits=1):
+        futures = [pool.submit(task) for task in tasks[1:]]
+        try:
+            first = tasks[0]()
+        finally:
+            wait(futures)            # no thread may still be writing when this returns or raises
+    return [first] + [f.result() for f in futures]
+
+
+@functools.lru_cache(maxsize=None)
+def _blas():
+    """threadpoolctl's handle on the BLAS libraries loaded (NumPy's OpenBLAS)."""
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController().select(user_api="blas")
+
+
+def _blas_threads():
+    return max([lib["num_threads"] for lib in _blas().info()] or [1])
+
+
+_pool = {"executor": None, "workers": 0, "lock": threading.Lock()}
+
+
+def _row_pool(workers):
+    """A pool of at least ``workers`` threads, kept for the process (they sleep between calls)."""
+    from concurrent.futures import ThreadPoolExecutor
+    with _pool["lock"]:
+        if _pool["workers"] < workers:
+            _pool["executor"] = ThreadPoolExecutor(workers, thread_name_prefix="nnscratch-rows")
+            _pool["workers"] = workers
+        return _pool["executor"]

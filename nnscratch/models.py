@@ -21,6 +21,8 @@ The API mirrors ``keras.Sequential``: ``add``, ``compile``, ``fit``, ``evaluate`
 itself be a layer of another one (``Sequential([model, Softmax()])``): it then shares its layers and
 weights with the outer model, as in Keras.
 """
+import copy
+import threading
 import time
 
 import numpy as np
@@ -93,6 +95,7 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._batch_buffers = {}
+        self._twin_buffers = []          # work arrays of the inference twins (_infer)
         for layer in layers or []:
             self.add(layer)
 
@@ -421,13 +424,10 @@ class Sequential:
         verbose = checks.verbosity(verbose, "predict")
         x = checks.features(self, x, "predict")
         n = len(x)
-        steps = -(-n // batch_size)
+        batches = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
         out = np.empty((n, self.output_dim), dtype=self.dtype)
-        bar = ProgressBar(steps, verbose)
-        for step in range(steps):
-            rows = slice(step * batch_size, min((step + 1) * batch_size, n))
-            out[rows] = self.forward(x[rows], training=False)
-            bar.update(1)
+        bar = ProgressBar(len(batches), verbose)
+        self._infer(x, batches, out, bar.update)
         bar.close()
         return Tensor(out)
 
@@ -439,7 +439,51 @@ class Sequential:
         As in Keras, ``x`` is cast to the model's dtype first (``x / 255.0`` is float64; a float32 model
         rounds it to float32, as Keras's layers cast their inputs)."""
         x = checks.features(self, x, "model(x)")
-        return Tensor(np.array(self.forward(x, training=training), copy=True))
+        if training:                       # dropout draws its masks in order: one pass, one thread
+            return Tensor(np.array(self.forward(x, training=True), copy=True))
+        n = len(x)
+        parts = backend.inference_threads(n) if self._twinnable() else 1
+        batches = [slice(n * i // parts, n * (i + 1) // parts) for i in range(parts)]
+        out = np.empty((n,) + tuple(self.output_shape), dtype=self.dtype)
+        return Tensor(self._infer(x, batches, out))
+
+    def _infer(self, x, batches, out, progress=lambda steps: None):
+        """``out[rows] = forward(x[rows])`` for every slice ``rows`` in ``batches``, dropout off: what
+        ``predict`` and ``model(x)`` run.
+
+        Over many rows, the batches are dealt out in contiguous runs to several threads
+        (``backend.inference_threads``, ``backend.split_rows``).  The first run goes through this
+        model's own ``forward``; each other one through a twin's (:func:`_twin`: the same layers'
+        ``forward``, the same weight arrays, its own work arrays), so threads never share a buffer.
+        Rows are independent at inference, so any split gives the same numbers up to rounding (BLAS
+        may group a row's sums differently for another number of rows, as another batch size does).
+        """
+        threads = min(backend.inference_threads(len(x)), len(batches)) if self._twinnable() else 1
+        runs = [batches[len(batches) * t // threads:len(batches) * (t + 1) // threads] for t in range(threads)]
+        done = threading.Lock()
+
+        def run(model, run_batches):
+            for rows in run_batches:
+                out[rows] = model.forward(x[rows], training=False)
+                with done:
+                    progress(1)
+
+        twins = self._twins(threads - 1)
+        backend.split_rows([lambda m=m, r=r: run(m, r) for m, r in zip([self] + twins, runs)])
+        return out
+
+    def _twinnable(self):
+        """Every layer is one of nnscratch's own, whose per-call state is ``cache`` and ``_buffers``
+        alone (a layer of your own may keep more: it runs on one thread)."""
+        return all(type(layer).__module__.startswith("nnscratch.") and
+                   (layer._twinnable() if isinstance(layer, Sequential) else True) for layer in self.layers)
+
+    def _twins(self, count):
+        """``count`` twins of this model for the row threads of :meth:`_infer`; their work arrays are
+        kept from call to call (``self._twin_buffers``), so a twin allocates only when shapes change."""
+        while len(self._twin_buffers) < count:
+            self._twin_buffers.append({})
+        return [_twin(self, buffers) for buffers in self._twin_buffers[:count]]
 
     # ------------------------------------------------------------------ weights
     def get_weights(self):
@@ -478,6 +522,21 @@ class Sequential:
         saving.save_model(self, path)
 
 
+def _twin(layer, buffers):
+    """A shallow copy of ``layer`` (a layer or a nested ``Sequential``) for another thread: the same
+    weight arrays and settings, but its own ``cache`` and work arrays, taken from ``buffers`` (a dict
+    kept by the model, one entry per layer).  Made afresh for every call, so it always sees the
+    layer as it is now."""
+    twin = copy.copy(layer)
+    if isinstance(layer, Sequential):
+        twin.layers = [_twin(inner, buffers) for inner in layer.layers]
+    else:
+        twin.cache = None
+        twin._buffers = buffers.setdefault(id(layer), {})
+    return twin
+
+
 # Loading lives in saving.py, with the file format (it imports this module for Sequential).
 from . import saving                                     # noqa: E402
 from .saving import FILE_FORMAT, load_model              # noqa: E402,F401
+

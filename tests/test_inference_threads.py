@@ -1,0 +1,222 @@
+"""Inference split over rows (``Sequential._infer``, ``backend.split_rows``): ``predict`` and
+``model(x)`` deal their rows out to several threads, each running the model's own ``forward`` on a
+twin with its own work arrays.  These tests force the split on small inputs (3 threads, a few rows
+each) and check it gives what one thread gives, shares no buffer, sees the weights as they are now,
+and leaves layers it cannot vouch for on one thread.
+
+BLAS may group a row's sums differently for a different number of rows (batch size already does
+that), so float32 results agree to rounding; float64 ones to 1e-12.
+"""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from nnscratch import backend, zoo
+from nnscratch import layers as L
+from nnscratch.models import Sequential
+
+THREADS = 3
+
+
+@pytest.fixture
+def split(monkeypatch):
+    """Force the split: 3 threads from 8 rows on; record how many tasks each split_rows call got."""
+    calls = []
+    real = backend.split_rows
+
+    def spy(tasks):
+        calls.append(len(tasks))
+        return real(tasks)
+
+    monkeypatch.setattr(backend, "MIN_ROWS_PER_THREAD", 8)
+    monkeypatch.setattr(backend, "_blas_threads", lambda: THREADS)
+    monkeypatch.setattr(backend, "split_rows", spy)
+    with backend.use("numba"):
+        yield calls
+
+
+def one_thread(f):
+    """``f()`` with the split switched off (every call on the calling thread)."""
+    old = backend.MIN_ROWS_PER_THREAD
+    backend.MIN_ROWS_PER_THREAD = 10 ** 12
+    try:
+        return np.array(f())
+    finally:
+        backend.MIN_ROWS_PER_THREAD = old
+
+
+def mlp(dtype):
+    m = Sequential([L.Dense(32, input_shape=(20,), seed=1), L.Activation("sigmoid"), L.Dropout(0.2, seed=2),
+                    L.Dense(16, seed=3), L.Activation("relu"), L.Dense(5, seed=4), L.Activation("softmax")],
+                   dtype=dtype)
+    m.compile(loss="categorical_crossentropy", optimizer="adam")
+    return m
+
+
+def nested(dtype):
+    inner = Sequential([L.Dense(12, input_shape=(20,), activation="tanh", seed=5), L.Dense(5, seed=6)],
+                       dtype=dtype)
+    return Sequential([inner, L.Softmax()], dtype=dtype)
+
+
+def convnet(dtype):
+    m = Sequential([L.Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1), seed=7), L.MaxPooling2D(2),
+                    L.Flatten(), L.Dense(5, activation="softmax", seed=8)], dtype=dtype)
+    return m
+
+
+def inputs(model, n=101, seed=0):
+    return np.random.default_rng(seed).random((n,) + tuple(model.sample_shape))
+
+
+def tolerance(dtype):
+    return dict(rtol=1e-5, atol=1e-7) if dtype == "float32" else dict(rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("make", [mlp, nested, convnet])
+def test_split_inference_equals_one_thread(split, make, dtype):
+    m = make(dtype)
+    x = inputs(m)
+    for call, batches in ((lambda: m(x), 1), (lambda: m.predict(x, batch_size=7, verbose=0), 15)):
+        expected = one_thread(call)
+        split.clear()
+        got = np.array(call())
+        assert split == [THREADS], "the rows were not split over threads"
+        assert got.shape == expected.shape == (len(x),) + tuple(m.output_shape)
+        np.testing.assert_allclose(got, expected, **tolerance(dtype))
+        if dtype == "float64":        # and they are the numpy backend's numbers, row for row
+            with backend.use("numpy"):
+                np.testing.assert_allclose(got, np.array(m.forward(x)), rtol=1e-12, atol=1e-14)
+
+
+def test_every_row_comes_from_its_own_input(split):
+    """Rows must not be swapped or shared between threads: each output row is the forward pass of
+    that row alone (a duplicate row gives the same output; distinct rows, distinct outputs)."""
+    m = mlp("float64")
+    x = inputs(m, n=64)
+    x[40] = x[3]
+    for p in (np.array(m(x)), np.array(m.predict(x, batch_size=5, verbose=0))):
+        alone = np.concatenate([np.array(m.forward(x[i:i + 1])) for i in range(len(x))])
+        np.testing.assert_allclose(p, alone, rtol=1e-12, atol=1e-14)
+        np.testing.assert_array_equal(p[40], p[3])
+
+
+def test_twins_share_the_weights_and_own_their_work_arrays(split):
+    m = mlp("float32")
+    m(inputs(m))
+    twins = m._twins(THREADS - 1)
+    assert len(m._twin_buffers) == THREADS - 1
+    for twin in twins:
+        for mine, theirs in zip(m.layers, twin.layers):
+            assert type(theirs) is type(mine) and theirs is not mine
+            assert all(a is b for a, b in zip(mine.weights, theirs.weights))
+            assert all(t is not b for t in theirs._buffers.values() for b in mine._buffers.values())
+    buffers = [buf for twin in twins for layer in twin.layers for buf in layer._buffers.values()]
+    buffers += [buf for layer in m.layers for buf in layer._buffers.values()]
+    assert len(buffers) > 2 * THREADS
+    assert not any(np.shares_memory(a, b) for i, a in enumerate(buffers) for b in buffers[i + 1:])
+
+
+def test_new_weights_are_used_by_every_thread(split):
+    """Twins are made afresh each call, so weights set (or trained) since the last call count."""
+    m = mlp("float64")
+    x = inputs(m)
+    before = np.array(m.predict(x, verbose=0))
+    m.set_weights([w * 0.5 for w in m.get_weights()])
+    after = np.array(m.predict(x, verbose=0))
+    assert not np.allclose(after, before)
+    np.testing.assert_allclose(after, one_thread(lambda: m.predict(x, verbose=0)), rtol=1e-12, atol=1e-14)
+    m.fit(x, np.eye(5)[np.arange(len(x)) % 5], epochs=1, verbose=0)
+    np.testing.assert_allclose(m(x), one_thread(lambda: m(x)), rtol=1e-12, atol=1e-14)
+
+
+class Doubler(L.Layer):
+    """A layer of the user's own: it might keep state that threads would share, so it runs on one."""
+
+    def forward(self, x, training=False):
+        return 2 * x
+
+    def backward(self, da, need_dx=True):
+        return 2 * da
+
+
+def test_a_layer_of_your_own_keeps_the_model_on_one_thread(split):
+    m = Sequential([L.Dense(5, input_shape=(20,), seed=1), Doubler()])
+    x = inputs(m)
+    m(x)
+    m.predict(x, verbose=0)
+    assert split == [1, 1]
+    assert m._twin_buffers == []
+
+
+def test_training_mode_and_the_numpy_backend_stay_on_one_thread(split):
+    m = mlp("float32")
+    x = inputs(m)
+    with backend.use("numpy"):
+        assert backend.inference_threads(10 ** 6) == 1
+        m(x)
+        m.predict(x, verbose=0)
+    assert split == [1, 1]
+    split.clear()
+    m(x, training=True)                       # dropout draws its masks in order: no split at all
+    assert split == []
+
+
+def test_the_default_policy_is_one_thread_per_blas_thread_and_enough_rows():
+    with backend.use("numba"):
+        cores = backend._blas_threads()
+        assert backend.inference_threads(10_000) == max(1, min(cores, 10_000 // backend.MIN_ROWS_PER_THREAD))
+        assert backend.inference_threads(backend.MIN_ROWS_PER_THREAD - 1) == 1
+        assert backend.inference_threads(32) == 1
+
+
+def test_split_rows_waits_for_every_thread_and_raises_and_restores_blas():
+    finished = []
+
+    def slow():
+        time.sleep(0.2)
+        finished.append(threading.current_thread().name)
+        return "slow"
+
+    def bad():
+        raise ValueError("row 7 is broken")
+
+    before = backend._blas_threads()
+    assert backend.split_rows([lambda: "first", slow, lambda: 3]) == ["first", "slow", 3]
+    finished.clear()
+    with pytest.raises(ValueError, match="row 7 is broken"):
+        backend.split_rows([bad, slow])
+    assert len(finished) == 1 and finished[0].startswith("nnscratch-rows")   # slow had finished
+    with pytest.raises(ValueError, match="row 7 is broken"):
+        backend.split_rows([slow, bad])
+    assert backend._blas_threads() == before
+
+
+def test_blas_runs_on_one_thread_inside_the_split():
+    seen = []
+    backend.split_rows([lambda: seen.append(backend._blas_threads()), lambda: seen.append(backend._blas_threads())])
+    assert seen == [1, 1]
+
+
+def test_the_progress_bar_counts_every_batch(split, capsys):
+    m = mlp("float32")
+    m.predict(inputs(m, n=100), batch_size=10, verbose=1)
+    out = capsys.readouterr()
+    assert "10/10" in out.out + out.err
+    assert split == [THREADS]
+
+
+def test_real_mnist_sized_call_splits_on_this_machine():
+    """No monkeypatching: 10,000 rows of the 3-layer model on however many cores BLAS has here.  The
+    result equals one thread's to float32 rounding; with two or more cores it really is split."""
+    m = zoo.mlp(seed=0)
+    x = np.random.default_rng(1).random((10_000, 784), dtype=np.float32)
+    with backend.use("numba"):
+        threads = backend.inference_threads(len(x))
+        got = np.array(m(x))
+        expected = one_thread(lambda: m(x))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+    assert len(m._twin_buffers) == threads - 1
