@@ -20,7 +20,9 @@
 5. **Inference split over rows.**  The 3-layer model (``zoo.mlp``) on 10,000 images, ``model(x)``
    and ``predict`` (batches of 32), as nnscratch runs them (rows dealt out to one thread per core,
    OpenBLAS on one thread each: ``backend.split_rows``) against one pass on the calling thread with
-   OpenBLAS on all cores (the split switched off by raising ``backend.MIN_ROWS_PER_THREAD``).
+   OpenBLAS on all cores (the split switched off by raising ``backend.MIN_ROWS_PER_THREAD``); then
+   both on 512 ... 4,096 rows split whatever their number, to show where splitting starts to pay
+   (``MIN_ROWS_PER_THREAD``).
 
 Prints a table per pass and, at the end, each ratio's range over the passes (``--repeat``, default
 3): this machine drifts from minute to minute, and one pass alone has shown a ratio of 0.69 that the
@@ -209,20 +211,31 @@ def inference(blocks, rng):
     x = rng.random((10_000, 784), np.float32)
     split_min = backend.MIN_ROWS_PER_THREAD
 
-    def way(split, call):
+    def way(min_rows, call):
         def f():
-            backend.MIN_ROWS_PER_THREAD = split_min if split else 10 ** 12
+            backend.MIN_ROWS_PER_THREAD = min_rows
             call()
         return f
+    one_pass = 10 ** 12
     direct, batched = (lambda: model(x)), (lambda: model.predict(x, verbose=0))
-    ts = alternate({"model(x) split": way(True, direct), "model(x) one pass": way(False, direct),
-                    "predict split": way(True, batched), "predict one pass": way(False, batched)}, blocks, 3)
-    backend.MIN_ROWS_PER_THREAD = split_min
+    ts = alternate({"model(x) split": way(split_min, direct), "model(x) one pass": way(one_pass, direct),
+                    "predict split": way(split_min, batched), "predict one pass": way(one_pass, batched)}, blocks, 3)
     res = {k: summary(t) for k, t in ts.items()}
+    backend.MIN_ROWS_PER_THREAD = split_min
     res["threads"] = backend.inference_threads(len(x))
     for call in ("model(x)", "predict"):
         res[f"{call} ratio_split_over_one_pass_median"] = (res[f"{call} split"]["median_us"]
                                                            / res[f"{call} one pass"]["median_us"])
+    # Where does a split start to pay?  Fewer rows, split whatever their number.
+    res["small"] = {}
+    for rows in (512, 1024, 2048, 4096):
+        xs = x[:rows]
+        for name, call in (("model(x)", lambda: model(xs)), ("predict", lambda: model.predict(xs, verbose=0))):
+            t = alternate({"split": way(1, call), "one pass": way(one_pass, call)}, blocks, 5)
+            res["small"][f"{name} {rows}"] = {"split": summary(t["split"]), "one_pass": summary(t["one pass"]),
+                                              "ratio_split_over_one_pass_median": statistics.median(t["split"])
+                                              / statistics.median(t["one pass"])}
+    backend.MIN_ROWS_PER_THREAD = split_min
     return res
 
 
@@ -265,6 +278,8 @@ def print_run(run, cores):
     for call in ("model(x)", "predict"):
         print(f"{call:9s} split {ms(i[call + ' split']):>14s}   one pass {ms(i[call + ' one pass']):>14s}   "
               f"{i[call + ' ratio_split_over_one_pass_median']:.2f}x")
+    print("fewer rows, split over all threads whatever their number / one pass: " + ", ".join(
+        f"{key} rows {r['ratio_split_over_one_pass_median']:.2f}x" for key, r in i["small"].items()))
 
 
 def ranges(runs):
@@ -276,7 +291,9 @@ def ranges(runs):
            "wake_round_trip_median_us": span([r["wake_round_trip"]["median_us"] for r in runs]),
            "adam_two_over_one": span([r["adam"]["ratio_two_over_one_median"] for r in runs]),
            "inference_split_over_one_pass": {call: span([r["inference"][f"{call} ratio_split_over_one_pass_median"]
-                                                        for r in runs]) for call in ("model(x)", "predict")}}
+                                                        for r in runs]) for call in ("model(x)", "predict")},
+           "inference_small_split_over_one_pass": {rows: span([r["inference"]["small"][rows]["ratio_split_over_one_pass_median"]
+                                                              for r in runs]) for rows in runs[0]["inference"]["small"]}}
     for i, e in enumerate(runs[0]["elementwise"]):
         for k in ("blas_asleep", "blas_spinning"):
             out.setdefault(f"elementwise_two_over_one_{k}", {})[e["label"]] = span(
@@ -315,6 +332,8 @@ def main():
           f"wake-up round trip {rng_['wake_round_trip_median_us'][0]:.0f}-{rng_['wake_round_trip_median_us'][1]:.0f} us")
     for call, lo_hi in rng_["inference_split_over_one_pass"].items():
         print(f"{call} on 10,000 images, rows split / one pass: {fmt(lo_hi)}")
+    print("split whatever the rows / one pass: " + ", ".join(
+        f"{key} rows {fmt(lo_hi)}" for key, lo_hi in rng_["inference_small_split_over_one_pass"].items()))
     report = {"benchmark": "threads", "date": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": cores,
               "machine": machine_info(), "openblas": {"version": version, "architecture": arch},
               "config": {"blocks": args.blocks, "repeat": args.repeat, "openblas_spin_s": OPENBLAS_SPIN_S},

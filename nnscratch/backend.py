@@ -33,20 +33,22 @@ over (this is what made whole epochs 3-4x slower at random).  The policy:
   between calls.  (Training cannot do this: each step needs the weights of the step before.)
 
 Why, measured on the 2-core machine (``python benchmarks/threads.py``: 3 passes, each ratio's range
-over them; ``benchmarks/results/threads-2core.json``):
+over them; ``benchmarks/results/threads-2core.json``, 2026-12-03):
 
-* every product of training (batch 32 to 512) and of ``predict`` is faster on 2 threads than on 1
-  (0.29-0.85x the time): no product is so thin that capping its threads pays here;
+* the products of training (batch 32 to 512) and of ``predict`` are faster on 2 threads than on 1
+  (0.50-0.92x the time) in every pass but one: batch 32's ``x.T @ dz2`` (a sum over only 32 rows)
+  took 1.11x in one pass (0.74x in the others).  No product is so thin that capping its threads
+  pays here;
 * a kernel split over two threads right after a product: ``predict``'s sigmoid over 10,000 x 512
-  takes 1.00-1.07x the serial time, because OpenBLAS's second thread is still spinning on the other
-  core; smaller kernels land anywhere in 0.61-1.12x.  With OpenBLAS asleep the same splits take
-  0.57-0.83x: that is the most a second pool could win, and it would first have to put OpenBLAS
-  to sleep;
-* the optimizers are bound by memory, not arithmetic: Adam over 669,706 parameters split in two
-  halves took 0.89-1.03x the serial time;
-* inference split over rows: ``model(x)`` on 10,000 images took 0.90x the time of one pass with
-  OpenBLAS on both cores and the kernels serial (a one-off timing, 118 against 131 ms; the
-  benchmarks in ``docs/speed.md`` give the figures to quote).
+  takes 1.00-1.03x the serial time, because OpenBLAS's second thread is still spinning on the other
+  core; smaller kernels 0.96-1.51x.  With OpenBLAS asleep the same splits take 0.53-1.04x: that is
+  the most a second pool could win, and it would first have to put OpenBLAS to sleep;
+* the optimizers are bound by memory: Adam over 669,706 parameters split in two halves took
+  0.61-1.42x the serial time (earlier runs 0.71-1.03x), a gain too unsteady to build on;
+* inference split over rows, against one pass with OpenBLAS on both cores and the kernels serial:
+  the 3-layer model on 10,000 images, ``model(x)`` 0.95-1.00x the time, ``predict`` (batches of 32)
+  0.74-0.76x; on 4,096 rows 0.89-0.96x and 0.71-0.75x.  Small calls lose (512-1,024 rows: up to
+  1.8x the time), hence :data:`MIN_ROWS_PER_THREAD`.
 
 On a machine with many cores the trade changes (more memory bandwidth, more idle cores beside the
 products); the 16-core figures in ``docs/speed.md`` are the open question.
@@ -112,7 +114,10 @@ def numba_threads(n):
 
 
 # ------------------------------------------------------------------ inference over many rows
-MIN_ROWS_PER_THREAD = 1024      # below this a thread's share is too small to pay for handing it over
+# Rows each thread must get before a call is split (benchmarks/threads.py, point 5, on 2 cores: split
+# over 2 threads / one pass, model(x) and predict: 512 rows 1.24-1.81x, 1,024 rows 1.04-1.52x,
+# 2,048 rows 0.81-1.17x, 4,096 rows 0.71-0.96x).
+MIN_ROWS_PER_THREAD = 2048
 
 
 def inference_threads(n_rows):

@@ -9,7 +9,8 @@ One training step, top to bottom (:meth:`Sequential.train_step`)::
 
 ``fit`` runs exactly this ``train_step`` on every mini-batch, and ``evaluate``/``predict`` run the
 same ``forward``: put a breakpoint in ``Dense.forward`` and ``fit`` stops there.  Speed comes from
-inside those methods (``backend.py``: a Numba kernel beside each NumPy expression).
+inside those methods (``backend.py``: a Numba kernel beside each NumPy expression), and for
+inference over many rows from running that ``forward`` on one share of the rows per core (``_infer``).
 
 (Longer than ~400 lines on purpose: it is one class, Keras's model API, whose parts a reader needs
 together: building and nesting, ``compile``, the readable step, ``fit``/``evaluate``/``predict``,
