@@ -157,14 +157,15 @@ def _blas_threads():
     return max([lib["num_threads"] for lib in _blas().info()] or [1])
 
 
-_pool = {"executor": None, "workers": 0, "lock": threading.Lock()}
+_pool = {"executor": None, "workers": 0, "pid": None, "lock": threading.Lock()}
 
 
 def _row_pool(workers):
-    """A pool of at least ``workers`` threads, kept for the process (they sleep between calls)."""
+    """A pool of at least ``workers`` threads, kept for the process (they sleep between calls).  A
+    child made by ``fork`` has none of its parent's threads, so it makes its own pool."""
     from concurrent.futures import ThreadPoolExecutor
     with _pool["lock"]:
-        if _pool["workers"] < workers:
+        if _pool["workers"] < workers or _pool["pid"] != os.getpid():
             _pool["executor"] = ThreadPoolExecutor(workers, thread_name_prefix="nnscratch-rows")
-            _pool["workers"] = workers
+            _pool["workers"], _pool["pid"] = workers, os.getpid()
         return _pool["executor"]

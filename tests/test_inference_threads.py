@@ -220,3 +220,23 @@ def test_real_mnist_sized_call_splits_on_this_machine():
         expected = one_thread(lambda: m(x))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
     assert len(m._twin_buffers) == threads - 1
+
+
+def _split_in_child(queue):
+    queue.put(backend.split_rows([lambda: 1, lambda: 2]))
+
+
+def test_a_forked_child_gets_its_own_row_threads():
+    """After a split, the parent's pool holds threads a fork() child does not have; the child must
+    make its own pool instead of waiting forever on threads that are not there."""
+    import multiprocessing
+    backend.split_rows([lambda: 0, lambda: 0])               # the parent's pool exists
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_split_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung waiting for its parent's row threads")
+    assert child.exitcode == 0 and queue.get(timeout=5) == [1, 2]
