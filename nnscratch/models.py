@@ -461,12 +461,12 @@ class Sequential:
         """
         threads = min(backend.inference_threads(len(x)), len(batches)) if self._twinnable() else 1
         runs = [batches[len(batches) * t // threads:len(batches) * (t + 1) // threads] for t in range(threads)]
-        done = threading.Lock()
+        bar_lock = threading.Lock()          # progress() may draw a bar: one thread at a time
 
         def run(model, run_batches):
             for rows in run_batches:
                 out[rows] = model.forward(x[rows], training=False)
-                with done:
+                with bar_lock:
                     progress(1)
 
         twins = self._twins(threads - 1)
