@@ -404,16 +404,17 @@ class Sequential:
         verbose = checks.verbosity(verbose, "evaluate")
         x, y = checks.features_and_targets(self, x, y, "evaluate")
         n = len(x)
-        steps = -(-n // batch_size)
-        bar = ProgressBar(steps, verbose)
-        loss_sum, correct = 0.0, 0
-        for step in range(steps):
-            rows = slice(step * batch_size, min((step + 1) * batch_size, n))
-            p = self.forward(x[rows], training=False)
-            loss, _ = self.loss_and_gradient(y[rows], p)
-            loss_sum += float(loss) * len(p)
-            correct += int(np.count_nonzero(p.argmax(axis=1) == self.compiled_loss.classes(y[rows])))
-            bar.update(1)
+        batches = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+        bar = ProgressBar(len(batches), verbose)
+
+        def batch_loss_and_hits(model, rows):
+            p = model.forward(x[rows], training=False)
+            loss, _ = model.loss_and_gradient(y[rows], p)
+            return float(loss) * len(p), int(np.count_nonzero(p.argmax(axis=1) == self.compiled_loss.classes(y[rows])))
+
+        per_batch = self._infer(n, batches, batch_loss_and_hits, bar.update)
+        loss_sum = sum(loss for loss, _ in per_batch)          # in batch order, as one loop would add them
+        correct = sum(hits for _, hits in per_batch)
         logs = {"accuracy": correct / n, "loss": loss_sum / n} if self.metrics else {"loss": loss_sum / n}
         bar.close(logs)
         return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
@@ -428,7 +429,11 @@ class Sequential:
         batches = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
         out = np.empty((n, self.output_dim), dtype=self.dtype)
         bar = ProgressBar(len(batches), verbose)
-        self._infer(x, batches, out, bar.update)
+
+        def fill(model, rows):
+            out[rows] = model.forward(x[rows], training=False)
+
+        self._infer(n, batches, fill, bar.update)
         bar.close()
         return Tensor(out)
 
@@ -446,32 +451,40 @@ class Sequential:
         parts = backend.inference_threads(n) if self._twinnable() else 1
         batches = [slice(n * i // parts, n * (i + 1) // parts) for i in range(parts)]
         out = np.empty((n,) + tuple(self.output_shape), dtype=self.dtype)
-        return Tensor(self._infer(x, batches, out))
 
-    def _infer(self, x, batches, out, progress=lambda steps: None):
-        """``out[rows] = forward(x[rows])`` for every slice ``rows`` in ``batches``, dropout off: what
-        ``predict`` and ``model(x)`` run.
+        def fill(model, rows):
+            out[rows] = model.forward(x[rows], training=False)
+
+        self._infer(n, batches, fill)
+        return Tensor(out)
+
+    def _infer(self, n, batches, each, progress=lambda steps: None):
+        """``[each(model, rows) for rows in batches]``, at inference over ``n`` rows: what ``predict``,
+        ``model(x)`` and ``evaluate`` run (``each`` calls ``model.forward(x[rows])``, dropout off).
 
         Over many rows, the batches are dealt out in contiguous runs to several threads
         (``backend.inference_threads``, ``backend.split_rows``).  The first run goes through this
-        model's own ``forward``; each other one through a twin's (:func:`_twin`: the same layers'
-        ``forward``, the same weight arrays, its own work arrays), so threads never share a buffer.
-        Rows are independent at inference, so any split gives the same numbers up to rounding (BLAS
-        may group a row's sums differently for another number of rows, as another batch size does).
+        model itself; each other one through a twin (:func:`_twin`: the same layers' ``forward``, the
+        same weight arrays, its own work arrays), so threads never share a buffer.  The results come
+        back in batch order.  Rows are independent at inference, so any split gives the same numbers
+        up to rounding (BLAS may group a row's sums differently for another number of rows, as
+        another batch size does).
         """
-        threads = min(backend.inference_threads(len(x)), len(batches)) if self._twinnable() else 1
+        threads = min(backend.inference_threads(n), len(batches)) if self._twinnable() else 1
         runs = [batches[len(batches) * t // threads:len(batches) * (t + 1) // threads] for t in range(threads)]
         bar_lock = threading.Lock()          # progress() may draw a bar: one thread at a time
 
         def run(model, run_batches):
+            results = []
             for rows in run_batches:
-                out[rows] = model.forward(x[rows], training=False)
+                results.append(each(model, rows))
                 with bar_lock:
                     progress(1)
+            return results
 
         twins = self._twins(threads - 1)
-        backend.split_rows([lambda m=m, r=r: run(m, r) for m, r in zip([self] + twins, runs)])
-        return out
+        per_run = backend.split_rows([lambda m=m, r=r: run(m, r) for m, r in zip([self] + twins, runs)])
+        return [result for results in per_run for result in results]
 
     def _twinnable(self):
         """Every layer is one of nnscratch's own, whose per-call state is ``cache`` and ``_buffers``

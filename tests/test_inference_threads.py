@@ -51,19 +51,22 @@ def mlp(dtype):
     m = Sequential([L.Dense(32, input_shape=(20,), seed=1), L.Activation("sigmoid"), L.Dropout(0.2, seed=2),
                     L.Dense(16, seed=3), L.Activation("relu"), L.Dense(5, seed=4), L.Activation("softmax")],
                    dtype=dtype)
-    m.compile(loss="categorical_crossentropy", optimizer="adam")
+    m.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     return m
 
 
 def nested(dtype):
     inner = Sequential([L.Dense(12, input_shape=(20,), activation="tanh", seed=5), L.Dense(5, seed=6)],
                        dtype=dtype)
-    return Sequential([inner, L.Softmax()], dtype=dtype)
+    m = Sequential([inner, L.Softmax()], dtype=dtype)
+    m.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    return m
 
 
 def convnet(dtype):
     m = Sequential([L.Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1), seed=7), L.MaxPooling2D(2),
-                    L.Flatten(), L.Dense(5, activation="softmax", seed=8)], dtype=dtype)
+                    L.Flatten(), L.Dense(5, activation="sigmoid", seed=8)], dtype=dtype)
+    m.compile(loss="categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])   # no softmax head
     return m
 
 
@@ -90,6 +93,39 @@ def test_split_inference_equals_one_thread(split, make, dtype):
         if dtype == "float64":        # and they are the numpy backend's numbers, row for row
             with backend.use("numpy"):
                 np.testing.assert_allclose(got, np.array(m.forward(x)), rtol=1e-12, atol=1e-14)
+
+
+def targets(model, n, seed=1):
+    labels = np.random.default_rng(seed).integers(0, 5, n)
+    if model.loss == "sparse_categorical_crossentropy":
+        return labels
+    return np.eye(5)[labels]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("make", [mlp, nested, convnet])
+def test_split_evaluate_equals_one_thread(split, make, dtype):
+    """evaluate: each thread adds up its own batches' losses and hits; the totals are summed in batch
+    order, so they equal one loop's up to the rounding of the products."""
+    m = make(dtype)
+    x = inputs(m)
+    y = targets(m, len(x))
+    expected = one_thread(lambda: m.evaluate(x, y, batch_size=7, verbose=0))
+    split.clear()
+    got = m.evaluate(x, y, batch_size=7, verbose=0)
+    assert split == [THREADS]
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-6 if dtype == "float32" else 1e-12)
+    assert got[1] == expected[1]
+    # and they are the readable code's: the batch-size-weighted mean of the per-batch losses, and
+    # the fraction of rows whose largest output is the label
+    with backend.use("numpy"):
+        xs = x.astype(dtype)
+        parts = [(float(m.loss_and_gradient(y[i:i + 7], m.forward(xs[i:i + 7]))[0]), len(xs[i:i + 7]))
+                 for i in range(0, len(x), 7)]
+        hits = np.count_nonzero(np.array(m.forward(xs)).argmax(axis=1) == m.compiled_loss.classes(y))
+    np.testing.assert_allclose(got[0], sum(l * k for l, k in parts) / len(x),
+                               rtol=1e-5 if dtype == "float32" else 1e-12)
+    assert got[1] == hits / len(x)
 
 
 def test_every_row_comes_from_its_own_input(split):
