@@ -17,8 +17,8 @@
    for a while waiting for the next one.
 4. **Adam on two threads.**  ``kernels.adam_update`` over the 3-layer model's 669,706 parameters,
    every array split in two halves, one on the worker thread, against one thread (OpenBLAS asleep).
-5. **Inference split over rows.**  The 3-layer model (``zoo.mlp``) on 10,000 images, ``model(x)``
-   and ``predict`` (batches of 32), as nnscratch runs them (rows dealt out to one thread per core,
+5. **Inference split over rows.**  The 3-layer model (``zoo.mlp``) on 10,000 images, ``model(x)``,
+   ``predict`` and ``evaluate`` (batches of 32), as nnscratch runs them (rows dealt out to one thread per core,
    OpenBLAS on one thread each: ``backend.split_rows``) against one pass on the calling thread with
    OpenBLAS on all cores (the split switched off by raising ``backend.MIN_ROWS_PER_THREAD``); then
    both on 512 ... 4,096 rows split whatever their number, to show where splitting starts to pay
@@ -217,13 +217,15 @@ def inference(blocks, rng):
             call()
         return f
     one_pass = 10 ** 12
-    direct, batched = (lambda: model(x)), (lambda: model.predict(x, verbose=0))
-    ts = alternate({"model(x) split": way(split_min, direct), "model(x) one pass": way(one_pass, direct),
-                    "predict split": way(split_min, batched), "predict one pass": way(one_pass, batched)}, blocks, 3)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, len(x))]
+    calls = {"model(x)": lambda: model(x), "predict": lambda: model.predict(x, verbose=0),
+             "evaluate": lambda: model.evaluate(x, y, verbose=0)}
+    ts = alternate({f"{name} {how}": way(split_min if how == "split" else one_pass, call)
+                    for name, call in calls.items() for how in ("split", "one pass")}, blocks, 3)
     res = {k: summary(t) for k, t in ts.items()}
     backend.MIN_ROWS_PER_THREAD = split_min
     res["threads"] = backend.inference_threads(len(x))
-    for call in ("model(x)", "predict"):
+    for call in calls:
         res[f"{call} ratio_split_over_one_pass_median"] = (res[f"{call} split"]["median_us"]
                                                            / res[f"{call} one pass"]["median_us"])
     # Where does a split start to pay?  Fewer rows, split whatever their number.
@@ -275,7 +277,7 @@ def print_run(run, cores):
     print(f"\n5. The 3-layer model on 10,000 images, ms (median; best in brackets), rows split over "
           f"{i['threads']} threads against one pass:")
     ms = lambda d: f"{d['median_us'] / 1e3:.1f} ({d['best_us'] / 1e3:.1f})"   # noqa: E731
-    for call in ("model(x)", "predict"):
+    for call in ("model(x)", "predict", "evaluate"):
         print(f"{call:9s} split {ms(i[call + ' split']):>14s}   one pass {ms(i[call + ' one pass']):>14s}   "
               f"{i[call + ' ratio_split_over_one_pass_median']:.2f}x")
     print("fewer rows, split over all threads whatever their number / one pass: " + ", ".join(
@@ -291,7 +293,7 @@ def ranges(runs):
            "wake_round_trip_median_us": span([r["wake_round_trip"]["median_us"] for r in runs]),
            "adam_two_over_one": span([r["adam"]["ratio_two_over_one_median"] for r in runs]),
            "inference_split_over_one_pass": {call: span([r["inference"][f"{call} ratio_split_over_one_pass_median"]
-                                                        for r in runs]) for call in ("model(x)", "predict")},
+                                                        for r in runs]) for call in ("model(x)", "predict", "evaluate")},
            "inference_small_split_over_one_pass": {rows: span([r["inference"]["small"][rows]["ratio_split_over_one_pass_median"]
                                                               for r in runs]) for rows in runs[0]["inference"]["small"]}}
     for i, e in enumerate(runs[0]["elementwise"]):

@@ -26,9 +26,9 @@ over (this is what made whole epochs 3-4x slower at random).  The policy:
   ever wakes beside OpenBLAS's;
 * work that runs alone, with no product around it (the kNN distance kernels), may use Numba's pool:
   it asks for threads with :func:`numba_threads`, which sets them and restores the old number;
-* inference over many rows (``predict``, ``model(x)``; :func:`split_rows`): the rows are cut into one
-  contiguous run per core, and each run goes through the whole network on its own thread, with
-  OpenBLAS on one thread for the duration.  Then every core does products *and* kernels, and no
+* inference over many rows (``predict``, ``model(x)``, ``evaluate``; :func:`split_rows`): the rows
+  are cut into one contiguous run per core, and each run goes through the whole network on its own
+  thread, with OpenBLAS on one thread for the duration.  Then every core does products *and* kernels, and no
   pool is left spinning: OpenBLAS's workers are not woken, and the row threads sleep on a queue
   between calls.  (Training cannot do this: each step needs the weights of the step before.)
 
@@ -36,19 +36,21 @@ Why, measured on the 2-core machine (``python benchmarks/threads.py``: 3 passes,
 over them; ``benchmarks/results/threads-2core.json``, 2026-12-03):
 
 * the products of training (batch 32 to 512) and of ``predict`` are faster on 2 threads than on 1
-  (0.50-0.92x the time) in every pass but one: batch 32's ``x.T @ dz2`` (a sum over only 32 rows)
-  took 1.11x in one pass (0.74x in the others).  No product is so thin that capping its threads
-  pays here;
+  (0.39-0.79x the time), but for batch 32's ``x.T @ dz2`` (a sum over only 32 rows): 0.54x, and
+  1.14x in one pass (in two earlier runs that day too, one pass each: 1.11x, 1.32x).  No product
+  is so thin that capping its threads pays here;
 * a kernel split over two threads right after a product: ``predict``'s sigmoid over 10,000 x 512
-  takes 1.00-1.03x the serial time, because OpenBLAS's second thread is still spinning on the other
-  core; smaller kernels 0.96-1.51x.  With OpenBLAS asleep the same splits take 0.53-1.04x: that is
+  takes 1.01-1.03x the serial time, because OpenBLAS's second thread is still spinning on the other
+  core; smaller kernels 0.96-1.42x.  With OpenBLAS asleep the same splits take 0.61-0.96x: that is
   the most a second pool could win, and it would first have to put OpenBLAS to sleep;
-* the optimizers are bound by memory: Adam over 669,706 parameters split in two halves took
-  0.61-1.42x the serial time (earlier runs 0.71-1.03x), a gain too unsteady to build on;
+* Adam over 669,706 parameters split in two halves: 0.60-0.62x the serial time with OpenBLAS asleep
+  (0.61-1.42x, 0.71-0.94x and 0.89-1.03x in earlier runs), but 1.46-1.50x right after a product,
+  which is where a training step runs it (a one-off timing, noted in ``docs/speed.md``);
 * inference split over rows, against one pass with OpenBLAS on both cores and the kernels serial:
-  the 3-layer model on 10,000 images, ``model(x)`` 0.95-1.00x the time, ``predict`` (batches of 32)
-  0.74-0.76x; on 4,096 rows 0.89-0.96x and 0.71-0.75x.  Small calls lose (512-1,024 rows: up to
-  1.8x the time), hence :data:`MIN_ROWS_PER_THREAD`.
+  the 3-layer model on 10,000 images, ``model(x)`` 0.94-0.98x the time, ``predict`` (batches of 32)
+  0.69-0.81x, ``evaluate`` 0.72-0.79x; on 4,096 rows ``model(x)`` 0.92-0.98x, ``predict``
+  0.73-0.85x.  Small calls lose (512-1,024 rows: up to 1.8x the time), hence
+  :data:`MIN_ROWS_PER_THREAD`.
 
 On a machine with many cores the trade changes (more memory bandwidth, more idle cores beside the
 products); the 16-core figures in ``docs/speed.md`` are the open question.
@@ -115,8 +117,8 @@ def numba_threads(n):
 
 # ------------------------------------------------------------------ inference over many rows
 # Rows each thread must get before a call is split (benchmarks/threads.py, point 5, on 2 cores: split
-# over 2 threads / one pass, model(x) and predict: 512 rows 1.24-1.81x, 1,024 rows 1.04-1.52x,
-# 2,048 rows 0.81-1.17x, 4,096 rows 0.71-0.96x).
+# over 2 threads / one pass, model(x) and predict: 512 rows 1.40-1.82x, 1,024 rows 0.96-1.51x,
+# 2,048 rows 0.81-1.16x, 4,096 rows 0.73-0.98x).
 MIN_ROWS_PER_THREAD = 2048
 
 
