@@ -28,9 +28,10 @@ over (this is what made whole epochs 3-4x slower at random).  The policy:
   it asks for threads with :func:`numba_threads`, which sets them and restores the old number;
 * inference over many rows (``predict``, ``model(x)``, ``evaluate``; :func:`split_rows`): the rows
   are cut into one contiguous run per core, and each run goes through the whole network on its own
-  thread, with OpenBLAS on one thread for the duration.  Then every core does products *and* kernels, and no
-  pool is left spinning: OpenBLAS's workers are not woken, and the row threads sleep on a queue
-  between calls.  (Training cannot do this: each step needs the weights of the step before.)
+  thread, with OpenBLAS on one thread for the duration.  Then every core does products *and*
+  kernels, and no pool is left spinning: OpenBLAS's workers are not woken, and the row threads
+  sleep on a queue between calls.  (Training cannot do this: each step needs the weights of the
+  step before.)
 
 Why, measured on the 2-core machine (``python benchmarks/threads.py``: 3 passes, each ratio's range
 over them; ``benchmarks/results/threads-2core.json``, 2026-12-03):

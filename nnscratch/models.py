@@ -410,7 +410,8 @@ class Sequential:
         def batch_loss_and_hits(model, rows):
             p = model.forward(x[rows], training=False)
             loss, _ = model.loss_and_gradient(y[rows], p)
-            return float(loss) * len(p), int(np.count_nonzero(p.argmax(axis=1) == self.compiled_loss.classes(y[rows])))
+            hits = np.count_nonzero(p.argmax(axis=1) == self.compiled_loss.classes(y[rows]))
+            return float(loss) * len(p), int(hits)
 
         per_batch = self._infer(n, batches, batch_loss_and_hits, bar.update)
         loss_sum = sum(loss for loss, _ in per_batch)          # in batch order, as one loop would add them
@@ -471,7 +472,8 @@ class Sequential:
         another batch size does).
         """
         threads = min(backend.inference_threads(n), len(batches)) if self._twinnable() else 1
-        runs = [batches[len(batches) * t // threads:len(batches) * (t + 1) // threads] for t in range(threads)]
+        k = len(batches)
+        runs = [batches[k * t // threads:k * (t + 1) // threads] for t in range(threads)]
         bar_lock = threading.Lock()          # progress() may draw a bar: one thread at a time
 
         def run(model, run_batches):
