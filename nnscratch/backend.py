@@ -24,8 +24,10 @@ over (this is what made whole epochs 3-4x slower at random).  The policy:
 * every other kernel of training and inference (activations, dropout, loss, optimizers, im2col,
   pooling): serial, on the calling thread (``kernels.py``, ``conv_kernels.py``), so no second pool
   ever wakes beside OpenBLAS's;
-* work that runs alone, with no product around it (the kNN distance kernels), may use Numba's pool:
-  it asks for threads with :func:`numba_threads`, which sets them and restores the old number;
+* work that runs alone, with no product around it, may run on threads of its own: kNN's searches
+  deal query chunks out to a pool sized as scikit-learn's, BLAS on one thread
+  (``neighbors/_search.py``); a parallel Numba function would ask for threads with
+  :func:`numba_threads` (none does today);
 * inference over many rows (``predict``, ``model(x)``, ``evaluate``; :func:`split_rows`): the rows
   are cut into one contiguous run per core, and each run goes through the whole network on its own
   thread, with OpenBLAS on one thread for the duration.  Then every core does products *and*
@@ -151,7 +153,9 @@ def split_rows(tasks):
 
 @functools.lru_cache(maxsize=None)
 def _blas():
-    """threadpoolctl's handle on the BLAS libraries loaded (NumPy's OpenBLAS)."""
+    """threadpoolctl's handle on the BLAS libraries loaded when first asked (NumPy's OpenBLAS), kept:
+    finding them again takes ~1.4 ms.  (kNN's searches, which also call SciPy's LAPACK, possibly
+    loaded later, use ``threadpool_limits``, which looks again every time.)"""
     from threadpoolctl import ThreadpoolController
     return ThreadpoolController().select(user_api="blas")
 

@@ -34,7 +34,10 @@ Conventions
 * Threads: none.  Every kernel runs on the calling thread, between the matrix products that
   OpenBLAS runs on its own threads, so no second thread pool ever spins beside OpenBLAS's (Numba's
   OpenMP workers spin-wait after a parallel loop; on a busy machine that stalled whole epochs).
-  Vectorisation needs no threads: ``error_model="numpy"`` lets LLVM vectorise the loops.
+  Vectorisation needs no threads: ``error_model="numpy"`` lets LLVM vectorise the loops.  At
+  inference over many rows several threads call the same kernel at once, each on its own rows and
+  arrays (``backend.split_rows``): a kernel touches only the arrays it is given, and ``nogil``
+  lets those calls run side by side.
 """
 import math
 

@@ -351,7 +351,8 @@ class Sequential:
             validation_data = checks.features_and_targets(self, *validation_data[:2], "fit (validation_data)")
 
         n = len(x)
-        steps = -(-n // batch_size)
+        batches = _batches(n, batch_size)
+        steps = len(batches)
         y_class = self.compiled_loss.classes(y)        # (N,): what 'accuracy' compares argmax(p) with
         history = self.history = History()
         history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
@@ -370,8 +371,7 @@ class Sequential:
                     return {"accuracy": correct / seen, "loss": loss_sum / seen}
                 return {"loss": loss_sum / seen}
 
-            for step in range(steps):
-                rows = slice(step * batch_size, min((step + 1) * batch_size, n))
+            for rows in batches:
                 if order is None:
                     xb, yb, labels = x[rows], y[rows], y_class[rows]
                 else:
@@ -404,7 +404,7 @@ class Sequential:
         verbose = checks.verbosity(verbose, "evaluate")
         x, y = checks.features_and_targets(self, x, y, "evaluate")
         n = len(x)
-        batches = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+        batches = _batches(n, batch_size)
         bar = ProgressBar(len(batches), verbose)
 
         def batch_loss_and_hits(model, rows):
@@ -426,15 +426,9 @@ class Sequential:
         batch_size = checks.positive_int(batch_size, "predict: batch_size", default=32)
         verbose = checks.verbosity(verbose, "predict")
         x = checks.features(self, x, "predict")
-        n = len(x)
-        batches = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
-        out = np.empty((n, self.output_dim), dtype=self.dtype)
+        batches = _batches(len(x), batch_size)
         bar = ProgressBar(len(batches), verbose)
-
-        def fill(model, rows):
-            out[rows] = model.forward(x[rows], training=False)
-
-        self._infer(n, batches, fill, bar.update)
+        out = self._forward_all(x, batches, bar.update)
         bar.close()
         return Tensor(out)
 
@@ -449,29 +443,33 @@ class Sequential:
         if training:                       # dropout draws its masks in order: one pass, one thread
             return Tensor(np.array(self.forward(x, training=True), copy=True))
         n = len(x)
-        parts = backend.inference_threads(n) if self._twinnable() else 1
-        batches = [slice(n * i // parts, n * (i + 1) // parts) for i in range(parts)]
-        out = np.empty((n,) + tuple(self.output_shape), dtype=self.dtype)
+        per_thread = -(-n // self._inference_threads(n))           # one batch for each thread
+        return Tensor(self._forward_all(x, _batches(n, per_thread)))
+
+    def _forward_all(self, x, batches, progress=lambda steps: None):
+        """``forward(x[rows])`` for every slice ``rows`` in ``batches``, dropout off, into one new array
+        ``(N,) + output_shape``: ``predict`` and ``model(x)``."""
+        out = np.empty((len(x),) + tuple(self.output_shape), dtype=self.dtype)
 
         def fill(model, rows):
             out[rows] = model.forward(x[rows], training=False)
 
-        self._infer(n, batches, fill)
-        return Tensor(out)
+        self._infer(len(x), batches, fill, progress)
+        return out
 
     def _infer(self, n, batches, each, progress=lambda steps: None):
         """``[each(model, rows) for rows in batches]``, at inference over ``n`` rows: what ``predict``,
         ``model(x)`` and ``evaluate`` run (``each`` calls ``model.forward(x[rows])``, dropout off).
 
         Over many rows, the batches are dealt out in contiguous runs to several threads
-        (``backend.inference_threads``, ``backend.split_rows``).  The first run goes through this
+        (:meth:`_inference_threads`, ``backend.split_rows``).  The first run goes through this
         model itself; each other one through a twin (:func:`_twin`: the same layers' ``forward``, the
         same weight arrays, its own work arrays), so threads never share a buffer.  The results come
         back in batch order.  Rows are independent at inference, so any split gives the same numbers
         up to rounding (BLAS may group a row's sums differently for another number of rows, as
         another batch size does).
         """
-        threads = min(backend.inference_threads(n), len(batches)) if self._twinnable() else 1
+        threads = min(self._inference_threads(n), len(batches))
         k = len(batches)
         runs = [batches[k * t // threads:k * (t + 1) // threads] for t in range(threads)]
         bar_lock = threading.Lock()          # progress() may draw a bar: one thread at a time
@@ -487,6 +485,11 @@ class Sequential:
         twins = self._twins(threads - 1)
         per_run = backend.split_rows([lambda m=m, r=r: run(m, r) for m, r in zip([self] + twins, runs)])
         return [result for results in per_run for result in results]
+
+    def _inference_threads(self, n):
+        """Threads for inference over ``n`` rows: ``backend.inference_threads``, if this model can be
+        twinned; else 1."""
+        return backend.inference_threads(n) if self._twinnable() else 1
 
     def _twinnable(self):
         """Every layer is one of nnscratch's own, whose per-call state is ``cache`` and ``_buffers``
@@ -536,6 +539,11 @@ class Sequential:
         """Write architecture, weights, optimizer state and random-generator states to one ``.npz``
         file, atomically; see ``saving.py`` for the format."""
         saving.save_model(self, path)
+
+
+def _batches(n, batch_size):
+    """Row slices ``[0:b], [b:2b], ...`` over ``n`` rows, ``b = batch_size`` (the last may be shorter)."""
+    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
 
 
 def _twin(layer, buffers):
