@@ -134,6 +134,26 @@ def inference_threads(n_rows):
     return max(1, min(_blas_threads(), int(n_rows) // MIN_ROWS_PER_THREAD))
 
 
+# Rows per forward call when model(x) goes over many rows at once on the numba backend (2-core machine,
+# 3-layer model, 10,000 images, alternating calls, time / one call per thread: pieces of 384-1,024 rows
+# 0.90-0.94x, 1,536 rows 0.95x, 2,048 rows 1.05x; 2026-12-03, one-off, noted in docs/speed.md).
+CHUNK_ROWS = 1024
+
+
+def direct_call_rows(n_rows, threads):
+    """Rows per ``forward`` call when ``model(x)`` goes over ``n_rows`` rows on ``threads`` threads.
+
+    On the numba backend each thread's share is cut into equal pieces of at most :data:`CHUNK_ROWS`
+    rows, so that one piece's activations (a 1,024 x 512 float32 array is 2 MB) are still in cache
+    when the next layer reads them, instead of a 20 MB array going out to memory and back between
+    layers.  On the numpy backend the share goes through in one call: the plain code stays plain."""
+    share = -(-int(n_rows) // threads)
+    if not fast():
+        return share
+    pieces = -(-share // CHUNK_ROWS)
+    return -(-share // pieces)
+
+
 def split_rows(tasks):
     """Run ``tasks`` (functions of no arguments) side by side, one thread each, the first on the
     calling thread, with OpenBLAS on one thread meanwhile; return their results in order.  An

@@ -433,7 +433,9 @@ class Sequential:
         return Tensor(out)
 
     def __call__(self, x, training=False):
-        """``model(x)``: one forward pass over all of ``x`` (Keras's direct call); a new array.
+        """``model(x)``: the outputs for all of ``x`` (Keras's direct call); a new array.  On the numpy
+        backend, one ``forward`` over all rows; on the numba backend, the rows go through ``forward``
+        in pieces of at most ``backend.CHUNK_ROWS`` (which stay in cache), dealt out to the cores.
 
         It is plain NumPy: a :class:`~nnscratch.tensor.Tensor` (an ``np.ndarray`` subclass) that also
         answers TensorFlow's ``.numpy()``, so ``model(x_train[:1]).numpy()`` runs as in the tutorials.
@@ -443,8 +445,8 @@ class Sequential:
         if training:                       # dropout draws its masks in order: one pass, one thread
             return Tensor(np.array(self.forward(x, training=True), copy=True))
         n = len(x)
-        per_thread = -(-n // self._inference_threads(n))           # one batch for each thread
-        return Tensor(self._forward_all(x, _batches(n, per_thread)))
+        rows = backend.direct_call_rows(n, self._inference_threads(n))   # pieces that stay in cache
+        return Tensor(self._forward_all(x, _batches(n, rows)))
 
     def _forward_all(self, x, batches, progress=lambda steps: None):
         """``forward(x[rows])`` for every slice ``rows`` in ``batches``, dropout off, into one new array

@@ -209,6 +209,47 @@ def test_the_default_policy_is_one_thread_per_blas_thread_and_enough_rows():
         assert backend.inference_threads(32) == 1
 
 
+def test_direct_call_rows_cuts_each_share_into_equal_pieces_that_fit_the_cache():
+    with backend.use("numba"):
+        assert backend.direct_call_rows(10_000, 2) == 1000          # 5 pieces of 1,000 per thread
+        assert backend.direct_call_rows(10_000, 1) == 1000
+        assert backend.direct_call_rows(5_000, 2) == 834            # 3 pieces each, not 1,024 + 1,024 + 452
+        assert backend.direct_call_rows(backend.CHUNK_ROWS, 1) == backend.CHUNK_ROWS
+        assert backend.direct_call_rows(100, 1) == 100
+        for n in range(1, 5000, 97):
+            for threads in (1, 2, 3, 16):
+                rows = backend.direct_call_rows(n, threads)
+                share = -(-n // threads)
+                assert rows <= backend.CHUNK_ROWS and -(-share // rows) == -(-share // backend.CHUNK_ROWS)
+    with backend.use("numpy"):
+        assert backend.direct_call_rows(10_000, 1) == 10_000        # the plain code: one forward
+
+
+def test_the_direct_call_goes_through_forward_in_pieces_and_gives_every_row(split, monkeypatch):
+    """model(x) on the numba backend: each thread's rows go through forward in pieces of at most
+    CHUNK_ROWS rows; together they are every row once, and the output is one forward's."""
+    monkeypatch.setattr(backend, "CHUNK_ROWS", 10)
+    m = mlp("float64")
+    x = inputs(m)
+    seen = []
+    twins = m._twins(THREADS - 1)                  # made before the spies, so each has its own
+    for model in [m] + twins:
+        first = model.layers[0]
+        real = first.forward
+        first.forward = lambda a, training=False, real=real: seen.append(len(a)) or real(a, training)
+    monkeypatch.setattr(m, "_twins", lambda count: twins[:count])
+    got = np.array(m(x))
+    assert split == [THREADS]
+    assert sum(seen) == len(x) and max(seen) <= 10 and len(seen) == THREADS * 4    # 34 rows each: 4 x 9
+    with backend.use("numpy"):
+        seen.clear()
+        np.testing.assert_allclose(got, np.array(m.forward(x.astype("float64"))), rtol=1e-12, atol=1e-14)
+        assert seen == [len(x)]
+        seen.clear()
+        m(x)
+        assert seen == [len(x)]
+
+
 def test_split_rows_waits_for_every_thread_and_raises_and_restores_blas():
     finished = []
 
