@@ -1,4 +1,4 @@
-"""Why the thread policy in ``nnscratch/backend.py`` is what it is: five measurements on this machine.
+"""Why the thread policy in ``nnscratch/backend.py`` is what it is: six measurements on this machine.
 
     python benchmarks/threads.py                 # ~1 min on 2 cores (3 passes); JSON in benchmarks/results/threads-<cores>core.json
 
@@ -22,7 +22,13 @@
    OpenBLAS on one thread each: ``backend.split_rows``) against one pass on the calling thread with
    OpenBLAS on all cores (the split switched off by raising ``backend.MIN_ROWS_PER_THREAD``); then
    both on 512 ... 4,096 rows split whatever their number, to show where splitting starts to pay
-   (``MIN_ROWS_PER_THREAD``).
+   (``MIN_ROWS_PER_THREAD``).  Here each thread's rows go through ``forward`` in one piece
+   (``backend.CHUNK_ROWS`` raised), so the figures compare with earlier runs of this point.
+6. **Pieces that stay in cache.**  ``model(x)`` on the same 10,000 images as nnscratch runs it (each
+   thread's rows cut into pieces of at most ``backend.CHUNK_ROWS`` rows: ``backend.direct_call_rows``)
+   against each thread's rows in one piece; and on one thread (the split switched off), in pieces
+   against one pass.  Then the work arrays the model keeps after ``model(x)`` on 60,000 images (the
+   training set's size), in pieces and in one piece per thread: counted, not timed.
 
 Prints a table per pass and, at the end, each ratio's range over the passes (``--repeat``, default
 3): this machine drifts from minute to minute, and one pass alone has shown a ratio of 0.69 that the
@@ -211,12 +217,15 @@ def inference(blocks, rng):
     x = rng.random((10_000, 784), np.float32)
     split_min = backend.MIN_ROWS_PER_THREAD
 
-    def way(min_rows, call):
+    chunk_rows = backend.CHUNK_ROWS
+    one_pass = 10 ** 12
+
+    def way(min_rows, call, chunk=one_pass):
         def f():
-            backend.MIN_ROWS_PER_THREAD = min_rows
+            backend.MIN_ROWS_PER_THREAD, backend.CHUNK_ROWS = min_rows, chunk
             call()
         return f
-    one_pass = 10 ** 12
+
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, len(x))]
     calls = {"model(x)": lambda: model(x), "predict": lambda: model.predict(x, verbose=0),
              "evaluate": lambda: model.evaluate(x, y, verbose=0)}
@@ -237,12 +246,39 @@ def inference(blocks, rng):
             res["small"][f"{name} {rows}"] = {"split": summary(t["split"]), "one_pass": summary(t["one pass"]),
                                               "ratio_split_over_one_pass_median": statistics.median(t["split"])
                                               / statistics.median(t["one pass"])}
-    backend.MIN_ROWS_PER_THREAD = split_min
+    # 6. model(x) in pieces of CHUNK_ROWS rows (as it runs) against one piece per thread
+    res["pieces"] = {}
+    for label, min_rows in (("split", split_min), ("one thread", one_pass)):
+        call = lambda: model(x)   # noqa: E731
+        t = alternate({"pieces": way(min_rows, call, chunk_rows), "one piece": way(min_rows, call)}, blocks, 3)
+        res["pieces"][label] = {"pieces": summary(t["pieces"]), "one_piece": summary(t["one piece"]),
+                                "ratio_pieces_over_one_piece_median": statistics.median(t["pieces"])
+                                / statistics.median(t["one piece"])}
+    res["chunk_rows"] = chunk_rows
+    big = rng.random((60_000, 784), np.float32)
+    backend.MIN_ROWS_PER_THREAD = split_min                 # as nnscratch runs: split over the cores
+    for label, chunk in (("pieces", chunk_rows), ("one piece", one_pass)):
+        fresh = zoo.mlp(seed=0)
+        backend.CHUNK_ROWS = chunk
+        fresh(big)
+        res["pieces"][f"kept_mb_60000_{label.replace(' ', '_')}"] = kept_bytes(fresh) / 2 ** 20
+    backend.MIN_ROWS_PER_THREAD, backend.CHUNK_ROWS = split_min, chunk_rows
     return res
 
 
+def kept_bytes(model):
+    """Bytes of the work arrays ``model`` and its row threads' twins keep between calls."""
+    from nnscratch.models import Sequential
+
+    def layers(m):
+        for layer in m.layers:
+            yield from layers(layer) if isinstance(layer, Sequential) else [layer]
+    own = sum(b.nbytes for layer in layers(model) for b in layer._buffers.values())
+    return own + sum(b.nbytes for twin in model._twin_buffers for bufs in twin.values() for b in bufs.values())
+
+
 def measure(cores, setter, blocks, rng, worker):
-    """One pass of the five measurements."""
+    """One pass of the six measurements."""
     prod = products(cores, setter, blocks, rng)
     noop = alternate({"round trip": lambda: (worker.start(lambda: None), worker.wait())}, blocks, 200)
     return {"loadavg": os.getloadavg(), "products": prod, "wake_round_trip": summary(noop["round trip"]),
@@ -282,6 +318,14 @@ def print_run(run, cores):
               f"{i[call + ' ratio_split_over_one_pass_median']:.2f}x")
     print("fewer rows, split over all threads whatever their number / one pass: " + ", ".join(
         f"{key} rows {r['ratio_split_over_one_pass_median']:.2f}x" for key, r in i["small"].items()))
+    print(f"\n6. model(x) on 10,000 images in pieces of at most {i['chunk_rows']:,} rows / one piece per thread, ms "
+          f"(median; best in brackets):")
+    for label, r in i["pieces"].items():
+        if isinstance(r, dict):
+            print(f"{label:10s} pieces {ms(r['pieces']):>14s}   one piece {ms(r['one_piece']):>14s}   "
+                  f"{r['ratio_pieces_over_one_piece_median']:.2f}x")
+    print(f"work arrays kept after model(x) on 60,000 images: pieces {i['pieces']['kept_mb_60000_pieces']:.0f} MB, "
+          f"one piece per thread {i['pieces']['kept_mb_60000_one_piece']:.0f} MB")
 
 
 def ranges(runs):
@@ -295,7 +339,9 @@ def ranges(runs):
            "inference_split_over_one_pass": {call: span([r["inference"][f"{call} ratio_split_over_one_pass_median"]
                                                         for r in runs]) for call in ("model(x)", "predict", "evaluate")},
            "inference_small_split_over_one_pass": {rows: span([r["inference"]["small"][rows]["ratio_split_over_one_pass_median"]
-                                                              for r in runs]) for rows in runs[0]["inference"]["small"]}}
+                                                              for r in runs]) for rows in runs[0]["inference"]["small"]},
+           "pieces_over_one_piece": {label: span([r["inference"]["pieces"][label]["ratio_pieces_over_one_piece_median"]
+                                                  for r in runs]) for label in ("split", "one thread")}}
     for i, e in enumerate(runs[0]["elementwise"]):
         for k in ("blas_asleep", "blas_spinning"):
             out.setdefault(f"elementwise_two_over_one_{k}", {})[e["label"]] = span(
@@ -336,6 +382,8 @@ def main():
         print(f"{call} on 10,000 images, rows split / one pass: {fmt(lo_hi)}")
     print("split whatever the rows / one pass: " + ", ".join(
         f"{key} rows {fmt(lo_hi)}" for key, lo_hi in rng_["inference_small_split_over_one_pass"].items()))
+    for label, lo_hi in rng_["pieces_over_one_piece"].items():
+        print(f"model(x) on 10,000 images, {label}: pieces / one piece per thread: {fmt(lo_hi)}")
     report = {"benchmark": "threads", "date": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": cores,
               "machine": machine_info(), "openblas": {"version": version, "architecture": arch},
               "config": {"blocks": args.blocks, "repeat": args.repeat, "openblas_spin_s": OPENBLAS_SPIN_S},

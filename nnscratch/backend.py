@@ -36,24 +36,29 @@ over (this is what made whole epochs 3-4x slower at random).  The policy:
   step before.)
 
 Why, measured on the 2-core machine (``python benchmarks/threads.py``: 3 passes, each ratio's range
-over them; ``benchmarks/results/threads-2core.json``, 2026-12-03):
+over them; ``benchmarks/results/threads-2core.json``, 2026-12-03 19:39; in brackets the run of 18:02
+the same day):
 
-* the products of training (batch 32 to 512) and of ``predict`` are faster on 2 threads than on 1
-  (0.39-0.79x the time), but for batch 32's ``x.T @ dz2`` (a sum over only 32 rows): 0.54x, and
-  1.14x in one pass (in two earlier runs that day too, one pass each: 1.11x, 1.32x).  No product
-  is so thin that capping its threads pays here;
+* the products of training and of ``predict`` on 2 threads against 1: 0.48-0.60x the time at batch
+  128 and 512 and in ``predict`` (0.39-0.79x); at batch 32 0.55-1.13x, each of batch 32's products
+  but ``dz2 @ W2.T`` above 1x in one pass of the three (at 18:02 only ``x.T @ dz2``, 1.14x in one
+  pass; 1.11x and 1.32x in earlier runs).  No product is reliably faster on one thread, so OpenBLAS
+  keeps its own choice;
 * a kernel split over two threads right after a product: ``predict``'s sigmoid over 10,000 x 512
-  takes 1.01-1.03x the serial time, because OpenBLAS's second thread is still spinning on the other
-  core; smaller kernels 0.96-1.42x.  With OpenBLAS asleep the same splits take 0.61-0.96x: that is
-  the most a second pool could win, and it would first have to put OpenBLAS to sleep;
-* Adam over 669,706 parameters split in two halves: 0.60-0.62x the serial time with OpenBLAS asleep
-  (0.61-1.42x, 0.71-0.94x and 0.89-1.03x in earlier runs), but 1.46-1.50x right after a product,
-  which is where a training step runs it (a one-off timing, noted in ``docs/speed.md``);
+  takes 1.01-1.02x the serial time (1.01-1.03x), because OpenBLAS's second thread is still spinning
+  on the other core; smaller kernels 0.86-1.38x (0.96-1.42x).  With OpenBLAS asleep the same splits
+  take 0.52-1.00x (0.61-0.96x): that is the most a second pool could win, and it would first have
+  to put OpenBLAS to sleep;
+* Adam over 669,706 parameters split in two halves: 0.63-0.85x the serial time with OpenBLAS asleep
+  (0.60-0.62x; 0.61-1.42x, 0.71-0.94x and 0.89-1.03x in earlier runs), but 1.46-1.50x right after a
+  product, which is where a training step runs it (a one-off timing, noted in ``docs/speed.md``);
 * inference split over rows, against one pass with OpenBLAS on both cores and the kernels serial:
-  the 3-layer model on 10,000 images, ``model(x)`` 0.94-0.98x the time, ``predict`` (batches of 32)
-  0.69-0.81x, ``evaluate`` 0.72-0.79x; on 4,096 rows ``model(x)`` 0.92-0.98x, ``predict``
-  0.73-0.85x.  Small calls lose (512-1,024 rows: up to 1.8x the time), hence
-  :data:`MIN_ROWS_PER_THREAD`.
+  the 3-layer model on 10,000 images, ``model(x)`` 0.90-0.97x the time (0.94-0.98x), ``predict``
+  (batches of 32) 0.74-0.86x (0.69-0.81x), ``evaluate`` 0.73-0.85x (0.72-0.79x); on 4,096 rows
+  ``model(x)`` 1.02-1.05x (0.92-0.98x), ``predict`` 0.84-0.94x (0.73-0.85x).  Small calls lose
+  (512-1,024 rows: up to 1.8x the time), hence :data:`MIN_ROWS_PER_THREAD`;
+* ``model(x)`` in pieces of at most :data:`CHUNK_ROWS` rows per thread against one piece: level in
+  time, 16 MB of work arrays kept after 60,000 rows instead of 473 MB.
 
 On a machine with many cores the trade changes (more memory bandwidth, more idle cores beside the
 products); the 16-core figures in ``docs/speed.md`` are the open question.
@@ -134,9 +139,11 @@ def inference_threads(n_rows):
     return max(1, min(_blas_threads(), int(n_rows) // MIN_ROWS_PER_THREAD))
 
 
-# Rows per forward call when model(x) goes over many rows at once on the numba backend (2-core machine,
-# 3-layer model, 10,000 images, alternating calls, time / one call per thread: pieces of 384-1,024 rows
-# 0.90-0.94x, 1,536 rows 0.95x, 2,048 rows 1.05x; 2026-12-03, one-off, noted in docs/speed.md).
+# Rows per forward call when model(x) goes over many rows at once on the numba backend.  What it buys
+# is memory: the work arrays a model keeps after model(x) on 60,000 images are 16 MB instead of 473 MB
+# (benchmarks/threads.py, point 6).  Time is level within this machine's noise: 2 cores, 10,000
+# images, pieces / one piece per thread, each ratio's range over the passes of three runs of the script
+# on 2026-12-03: 0.93-1.03x split over the cores, 0.93-1.10x on one thread.
 CHUNK_ROWS = 1024
 
 
@@ -144,9 +151,10 @@ def direct_call_rows(n_rows, threads):
     """Rows per ``forward`` call when ``model(x)`` goes over ``n_rows`` rows on ``threads`` threads.
 
     On the numba backend each thread's share is cut into equal pieces of at most :data:`CHUNK_ROWS`
-    rows, so that one piece's activations (a 1,024 x 512 float32 array is 2 MB) are still in cache
-    when the next layer reads them, instead of a 20 MB array going out to memory and back between
-    layers.  On the numpy backend the share goes through in one call: the plain code stays plain."""
+    rows.  The work arrays each layer keeps for the next call are then a piece's size (a 1,024 x 512
+    float32 activation is 2 MB; 60,000 rows in one piece would keep 123 MB per activation), and a
+    piece's activations are likely still in cache when the next layer reads them.  On the numpy
+    backend all rows go through one call: the plain code stays plain."""
     share = -(-int(n_rows) // threads)
     if not fast():
         return share

@@ -435,7 +435,8 @@ class Sequential:
     def __call__(self, x, training=False):
         """``model(x)``: the outputs for all of ``x`` (Keras's direct call); a new array.  On the numpy
         backend, one ``forward`` over all rows; on the numba backend, the rows go through ``forward``
-        in pieces of at most ``backend.CHUNK_ROWS`` (which stay in cache), dealt out to the cores.
+        in pieces of at most ``backend.CHUNK_ROWS``, dealt out to the cores (the work arrays the layers
+        keep are then a piece's size, not all rows').
 
         It is plain NumPy: a :class:`~nnscratch.tensor.Tensor` (an ``np.ndarray`` subclass) that also
         answers TensorFlow's ``.numpy()``, so ``model(x_train[:1]).numpy()`` runs as in the tutorials.
@@ -445,7 +446,7 @@ class Sequential:
         if training:                       # dropout draws its masks in order: one pass, one thread
             return Tensor(np.array(self.forward(x, training=True), copy=True))
         n = len(x)
-        rows = backend.direct_call_rows(n, self._inference_threads(n))   # pieces that stay in cache
+        rows = backend.direct_call_rows(n, self._inference_threads(n))   # pieces of <= 1,024 rows
         return Tensor(self._forward_all(x, _batches(n, rows)))
 
     def _forward_all(self, x, batches, progress=lambda steps: None):
