@@ -1,6 +1,6 @@
 """Why the thread policy in ``nnscratch/backend.py`` is what it is: six measurements on this machine.
 
-    python benchmarks/threads.py                 # ~1 min on 2 cores (3 passes); JSON in benchmarks/results/threads-<cores>core.json
+    python benchmarks/threads.py                 # ~5 min on 2 cores (3 passes); JSON in benchmarks/results/threads-<cores>core.json
 
 1. **Matrix products, 1 thread against all cores.**  Every float32 product of the 3-layer model's
    training step (``x @ W``, ``x.T @ dz``, ``dz @ W.T``) at batch 32 ... 512, and the 10,000-image
@@ -24,7 +24,7 @@
    both on 512 ... 4,096 rows split whatever their number, to show where splitting starts to pay
    (``MIN_ROWS_PER_THREAD``).  Here each thread's rows go through ``forward`` in one piece
    (``backend.CHUNK_ROWS`` raised), so the figures compare with earlier runs of this point.
-6. **Pieces that stay in cache.**  ``model(x)`` on the same 10,000 images as nnscratch runs it (each
+6. **``model(x)`` in pieces.**  ``model(x)`` on the same 10,000 images as nnscratch runs it (each
    thread's rows cut into pieces of at most ``backend.CHUNK_ROWS`` rows: ``backend.direct_call_rows``)
    against each thread's rows in one piece; and on one thread (the split switched off), in pieces
    against one pass.  Then the work arrays the model keeps after ``model(x)`` on 60,000 images (the
@@ -216,7 +216,6 @@ def inference(blocks, rng):
     model = zoo.mlp(seed=0)
     x = rng.random((10_000, 784), np.float32)
     split_min = backend.MIN_ROWS_PER_THREAD
-
     chunk_rows = backend.CHUNK_ROWS
     one_pass = 10 ** 12
 
@@ -269,11 +268,8 @@ def inference(blocks, rng):
 def kept_bytes(model):
     """Bytes of the work arrays ``model`` and its row threads' twins keep between calls."""
     from nnscratch.models import Sequential
-
-    def layers(m):
-        for layer in m.layers:
-            yield from layers(layer) if isinstance(layer, Sequential) else [layer]
-    own = sum(b.nbytes for layer in layers(model) for b in layer._buffers.values())
+    own = sum(b.nbytes for m in [model] + model.submodels() for layer in m.layers
+              if not isinstance(layer, Sequential) for b in layer._buffers.values())
     return own + sum(b.nbytes for twin in model._twin_buffers for bufs in twin.values() for b in bufs.values())
 
 

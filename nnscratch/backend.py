@@ -32,8 +32,9 @@ over (this is what made whole epochs 3-4x slower at random).  The policy:
   are cut into one contiguous run per core, and each run goes through the whole network on its own
   thread, with OpenBLAS on one thread for the duration.  Then every core does products *and*
   kernels, and no pool is left spinning: OpenBLAS's workers are not woken, and the row threads
-  sleep on a queue between calls.  (Training cannot do this: each step needs the weights of the
-  step before.)
+  sleep on a queue between calls.  ``model(x)`` takes each run in pieces of at most
+  :data:`CHUNK_ROWS` rows, so the work arrays stay a piece's size.  (Training cannot do this: each
+  step needs the weights of the step before.)
 
 Why, measured on the 2-core machine (``python benchmarks/threads.py``: 3 passes, each ratio's range
 over them; ``benchmarks/results/threads-2core.json``, 2026-12-03 19:39; in brackets the run of 18:02
@@ -124,9 +125,9 @@ def numba_threads(n):
 
 
 # ------------------------------------------------------------------ inference over many rows
-# Rows each thread must get before a call is split (benchmarks/threads.py, point 5, on 2 cores: split
-# over 2 threads / one pass, model(x) and predict: 512 rows 1.40-1.82x, 1,024 rows 0.96-1.51x,
-# 2,048 rows 0.81-1.16x, 4,096 rows 0.73-0.98x).
+# Rows each thread must get before a call is split (benchmarks/threads.py, point 5, on 2 cores, the
+# runs of 2026-12-03 18:02 and 19:39 together: split over 2 threads / one pass, model(x) and predict:
+# 512 rows 1.12-1.83x, 1,024 rows 0.96-1.80x, 2,048 rows 0.81-1.26x, 4,096 rows 0.73-1.05x).
 MIN_ROWS_PER_THREAD = 2048
 
 
@@ -152,9 +153,9 @@ def direct_call_rows(n_rows, threads):
 
     On the numba backend each thread's share is cut into equal pieces of at most :data:`CHUNK_ROWS`
     rows.  The work arrays each layer keeps for the next call are then a piece's size (a 1,024 x 512
-    float32 activation is 2 MB; 60,000 rows in one piece would keep 123 MB per activation), and a
-    piece's activations are likely still in cache when the next layer reads them.  On the numpy
-    backend all rows go through one call: the plain code stays plain."""
+    float32 activation is 2 MB; 60,000 rows in one piece would keep 123 MB per activation).  Time
+    is level either way on 2 cores.  On the numpy backend all rows go through one call: the plain
+    code stays plain."""
     share = -(-int(n_rows) // threads)
     if not fast():
         return share
