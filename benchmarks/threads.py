@@ -72,11 +72,13 @@ def openblas_setter():
     raise SystemExit("threads.py: NumPy's BLAS is not OpenBLAS; nothing to measure")
 
 
-def alternate(variants, blocks, reps):
-    """Run each variant ``reps`` times per block, variants alternating block by block; seconds per call."""
+def alternate(variants, blocks, reps, settle_s=0):
+    """Run each variant ``reps`` times per block, variants alternating block by block; seconds per call.
+    ``settle_s``: seconds to wait before each block, for idle pool workers to stop spinning."""
     times = {name: [] for name in variants}
     for _ in range(blocks):
         for name, f in variants.items():
+            time.sleep(settle_s)
             f()
             t = time.perf_counter()
             for _ in range(reps):

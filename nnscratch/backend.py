@@ -60,6 +60,11 @@ the same day):
   (512-1,024 rows: up to 1.8x the time), hence :data:`MIN_ROWS_PER_THREAD`;
 * ``model(x)`` in pieces of at most :data:`CHUNK_ROWS` rows per thread against one piece: level in
   time, 16 MB of work arrays kept after 60,000 rows instead of 473 MB.
+* the other single pool, Numba's running the products (in shares, OpenBLAS on one thread in each) and
+  Adam (``python benchmarks/one_pool.py``, 2026-12-03 21:45): the products and Adam of a step in
+  0.78-0.90x the time at batch 32, 0.81-0.95x at 128, 0.98-1.01x at 512; Numba's pool beside
+  OpenBLAS's instead, 1.7-6.4x.  Not taken: it needs NumPy's private CBLAS symbol and Numba's
+  OpenMP layer, and would replace the ``np.matmul`` a learner reads (``docs/speed.md``).
 
 On a machine with many cores the trade changes (more memory bandwidth, more idle cores beside the
 products); the 16-core figures in ``docs/speed.md`` are the open question.
