@@ -8,7 +8,8 @@ spinning workers is slower, not faster.  The other way to keep one pool is to gi
 one pool: Numba's (OpenMP) threads run the products too, each thread calling OpenBLAS on one
 thread for its share of the output, and the same threads then run Adam in shares.  This script
 measures the matrix products and the Adam update of one training step of the workshop's 3-layer
-model (``zoo.mlp``, float32; the rest of a step is 10-20% of it, see ``profile_step.py``), three ways:
+model (``zoo.mlp``, float32; the rest of a step, its element-wise kernels and Python, was 8-33% of
+it in the committed run, see ``profile_step.py``), three ways:
 
 * ``blas_pool``: as nnscratch runs them: ``np.matmul`` with OpenBLAS on all cores, then
   ``kernels.adam_update`` on the calling thread;
