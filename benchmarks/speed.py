@@ -1,5 +1,6 @@
 """Speed benchmark that can't flatter us: nnscratch (numba / numpy backends) vs Keras (default and
-``jit_compile=True``) vs PyTorch CPU, on the workshop's models and full MNIST.
+``jit_compile=True``) vs PyTorch CPU (and PyTorch on a CUDA GPU, side ``torch-cuda``, where there is
+one), on the workshop's models and full MNIST.
 
     cd <repo> && NNSCRATCH_DATA=/work/shared/datasets PYTHONPATH=$PWD python benchmarks/speed.py
     ... python benchmarks/speed.py --quick                  # ~3 min on 16 cores, labelled "quick"
@@ -14,7 +15,8 @@ Protocol (docs/speed.md has the long version):
   ``time.perf_counter`` (wall), ``time.process_time`` (CPU of the whole process, all threads) and
   ``os.getloadavg()[0]`` at its end.  Keras: a ``Callback`` (``on_epoch_begin``/``on_epoch_end``)
   inside one ``fit``; nnscratch: the same clock around each one-epoch ``fit`` call (its setup is
-  counted, Keras's is not: the asymmetry is against us); PyTorch: the same clock around a plain loop;
+  counted, Keras's is not: the asymmetry is against us); PyTorch: the same clock around a plain loop
+  (on a GPU the clock stops after ``torch.cuda.synchronize()``);
 * per side and workload: best and median over all timed epochs of all rounds;
 * the float32 GEMM rate on the 3-layer model's eight training products, measured in the same run,
   gives the arithmetic limit: 3,209,216 FLOP per sample per epoch / rate.
@@ -42,7 +44,7 @@ BATCHES = (32, 128, 512)
 PREDICT_IMAGES = 10_000
 LAYERS_3 = ((784, 512), (512, 512), (512, 10))      # (in, out) of the 3-layer model's Dense layers
 FLOP_PER_SAMPLE_3L = 3_209_216                       # forward + weight gradients + input gradients
-SIDES = ("nnscratch-numba", "nnscratch-numpy", "keras", "keras-xla", "torch")
+SIDES = ("nnscratch-numba", "nnscratch-numpy", "keras", "keras-xla", "torch", "torch-cuda")
 REFERENCE = "keras"                                  # ratios are against Keras's defaults
 CONVNET_BATCH = 128                                  # Keras's "simple MNIST convnet" example's batch size
 # (side, group) pairs that are not run, and why: they would add many minutes and say nothing new
@@ -265,12 +267,20 @@ def worker_keras(workloads, cfg, jit_compile):
     return out
 
 
-def worker_torch(workloads, cfg):
+def worker_torch(workloads, cfg, device="cpu"):
+    """PyTorch on the CPU (all cores) or, for the side ``torch-cuda``, on the first CUDA GPU: the data,
+    the model and the shuffling on the GPU, and every timed epoch or call ends with
+    ``torch.cuda.synchronize()``, so the clock stops when the GPU has finished, not when the last
+    kernel was queued."""
     import torch
     torch.set_num_threads(os.cpu_count())
     x, y, xt, yt = load_mnist(cfg["samples"])
-    X, Y, XT = torch.from_numpy(x), torch.from_numpy(y.argmax(1)), torch.from_numpy(xt)
-    out = {"torch": torch.__version__, "torch_threads": torch.get_num_threads(), "workloads": {}}
+    X, Y, XT = (torch.from_numpy(a).to(device) for a in (x, y.argmax(1), xt))
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    out = {"torch": torch.__version__, "torch_threads": torch.get_num_threads(), "device": device,
+           "workloads": {}}
+    if device == "cuda":
+        out["gpu"] = torch.cuda.get_device_name(0)
     nn = torch.nn
 
     def build(model):
@@ -278,18 +288,18 @@ def worker_torch(workloads, cfg):
         if model == "3layer":                       # softmax + cross-entropy fused in CrossEntropyLoss
             net = nn.Sequential(nn.Linear(784, 512), nn.Sigmoid(), nn.Dropout(0.2), nn.Linear(512, 512),
                                 nn.Sigmoid(), nn.Dropout(0.2), nn.Linear(512, 10))
-            return net, nn.CrossEntropyLoss()
+            return net.to(device), nn.CrossEntropyLoss()
         if model == "convnet":                      # the same layers, channels first (PyTorch's layout)
             net = nn.Sequential(nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
                                 nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5),
                                 nn.Linear(1600, 10))
-            return net, nn.CrossEntropyLoss()
+            return net.to(device), nn.CrossEntropyLoss()
         net = nn.Sequential(nn.Linear(784, 10), nn.Sigmoid(), nn.Dropout(0.2))
         nll = nn.NLLLoss()
 
         def loss(p, t):                             # Keras's categorical cross-entropy on unnormalised p
             return nll(torch.log(torch.clamp(p / p.sum(1, keepdim=True).clamp_min(1e-7), 1e-7, 1 - 1e-7)), t)
-        return net, loss
+        return net.to(device), loss
 
     last = None
     for name in workloads:
@@ -299,11 +309,15 @@ def worker_torch(workloads, cfg):
 
             def predict32():                        # what predict() does elsewhere: batches of 32
                 with torch.no_grad():
-                    return torch.cat([net(XT[s:s + 32]) for s in range(0, len(XT), 32)])
+                    p = torch.cat([net(XT[s:s + 32]) for s in range(0, len(XT), 32)])
+                sync()
+                return p
 
             def direct():
                 with torch.no_grad():
-                    return net(XT)
+                    p = net(XT)
+                sync()
+                return p
             out["workloads"][name] = {"predict": time_calls(predict32, cfg["predict_reps"]),
                                       "direct": time_calls(direct, cfg["predict_reps"]),
                                       "direct_call": "net(x) under no_grad"}
@@ -315,17 +329,19 @@ def worker_torch(workloads, cfg):
         for _ in range(1 + cfg["epochs"]):
             clock.begin()
             net.train()
-            perm = torch.randperm(len(X))
+            perm = torch.randperm(len(X), device=device)
             for s in range(0, len(X), b):
                 idx = perm[s:s + b]
                 opt.zero_grad(set_to_none=True)
                 loss = lossf(net(X[idx]), Y[idx])
                 loss.backward()
                 opt.step()
+            sync()
             clock.end()
         net.eval()
         with torch.no_grad():
-            acc = float(np.mean(torch.cat([net(XT[s:s + 1000]) for s in range(0, len(XT), 1000)]).argmax(1).numpy() == yt))
+            logits = torch.cat([net(XT[s:s + 1000]) for s in range(0, len(XT), 1000)])
+            acc = float(np.mean(logits.argmax(1).cpu().numpy() == yt))
         out["workloads"][name] = {**timed_epochs(clock), "test_accuracy": acc}
         last = net if model == "3layer" else last
     return out
@@ -392,11 +408,11 @@ def run_worker_mode(args):
         out = worker_nnscratch(side.split("-", 1)[1] if "-" in side else "default", workloads, cfg)
     elif side in ("keras", "keras-xla"):
         out = worker_keras(workloads, cfg, jit_compile=side == "keras-xla")
-    elif side == "torch":
-        out = worker_torch(workloads, cfg)
+    elif side in ("torch", "torch-cuda"):
+        out = worker_torch(workloads, cfg, device="cuda" if side == "torch-cuda" else "cpu")
     else:
         raise ValueError(f"--worker: unknown side {side!r}; choose gemm, nnscratch[-numba|-numpy], "
-                         "keras, keras-xla or torch")
+                         "keras, keras-xla, torch or torch-cuda")
     from threadpoolctl import threadpool_info
     out["threadpools"] = [{k: i.get(k) for k in ("user_api", "internal_api", "version", "num_threads",
                                                  "architecture", "threading_layer", "filepath")}
@@ -663,15 +679,20 @@ def plot(summary, gemm, cfg, info, path):
 def main_benchmark(args, cfg):
     info = machine_info()
     cwd = os.getcwd()
-    sides = {s: (s, [cwd]) for s in SIDES if s != "torch"}
+    sides = {s: (s, [cwd]) for s in SIDES if not s.startswith("torch")}
     torch_path = [cwd] + ([os.path.abspath(args.torch_path)] if args.torch_path else [])
-    probe = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True,
+    probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],
+                           capture_output=True, text=True,
                            env={**os.environ, "PYTHONPATH": os.pathsep.join(torch_path)})
     if probe.returncode == 0:
         sides["torch"] = ("torch", torch_path)
+        if probe.stdout.strip().endswith("True"):
+            sides["torch-cuda"] = ("torch-cuda", torch_path)
+        elif args.sides and "torch-cuda" in args.sides.split(","):
+            print("PyTorch on a GPU: torch.cuda.is_available() is False here, side torch-cuda skipped")
     else:
-        print("PyTorch: `import torch` failed, side skipped (pip install torch --index-url "
-              "https://download.pytorch.org/whl/cpu, or --torch-path DIR)")
+        print("PyTorch: `import torch` failed, sides torch and torch-cuda skipped (pip install torch "
+              "--index-url https://download.pytorch.org/whl/cpu, or --torch-path DIR)")
     if args.sides:
         sides = {s: v for s, v in sides.items() if s in args.sides.split(",")}
     print(f"{info['cores']} cores, {info['cpu_model']}, load {info['loadavg_at_start']}, sides {list(sides)}, "
@@ -699,9 +720,14 @@ def main_benchmark(args, cfg):
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         json.dump(result, f, indent=1)
-    if "3layer" in groups:
-        plot(summary, gemm, cfg, info, os.path.splitext(out)[0] + ".png")
-    print(f"wrote {out}" + (f" and {os.path.splitext(out)[0]}.png" if "3layer" in groups else ""))
+    png = os.path.splitext(out)[0] + ".png" if "3layer" in groups else None
+    if png:
+        try:
+            plot(summary, gemm, cfg, info, png)
+        except ImportError:                      # e.g. the 16-core device machine: no matplotlib there
+            print("matplotlib is not installed: no plot")
+            png = None
+    print(f"wrote {out}" + (f" and {png}" if png else ""))
 
 
 # ------------------------------------------------------------------------------------ --compare
