@@ -26,6 +26,7 @@ Writes ``benchmarks/results/speed-<cores>core[-quick].json`` and ``.png`` (``--c
 """
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -721,12 +722,11 @@ def main_benchmark(args, cfg):
     with open(out, "w") as f:
         json.dump(result, f, indent=1)
     png = os.path.splitext(out)[0] + ".png" if "3layer" in groups else None
+    if png and importlib.util.find_spec("matplotlib") is None:   # e.g. the 16-core device machine
+        print("matplotlib is not installed: no plot")
+        png = None
     if png:
-        try:
-            plot(summary, gemm, cfg, info, png)
-        except ImportError:                      # e.g. the 16-core device machine: no matplotlib there
-            print("matplotlib is not installed: no plot")
-            png = None
+        plot(summary, gemm, cfg, info, png)
     print(f"wrote {out}" + (f" and {png}" if png else ""))
 
 

@@ -59,7 +59,7 @@ the same day):
   ``model(x)`` 1.02-1.05x (0.92-0.98x), ``predict`` 0.84-0.94x (0.73-0.85x).  Small calls lose
   (512-1,024 rows: up to 1.8x the time), hence :data:`MIN_ROWS_PER_THREAD`;
 * ``model(x)`` in pieces of at most :data:`CHUNK_ROWS` rows per thread against one piece: level in
-  time, 16 MB of work arrays kept after 60,000 rows instead of 473 MB.
+  time, 16 MB of work arrays kept after 60,000 rows instead of 473 MB;
 * the other single pool, Numba's running the products (in shares, OpenBLAS on one thread in each) and
   Adam (``python benchmarks/one_pool.py``, 2026-12-03 21:45): the products and Adam of a step in
   0.78-0.90x the time at batch 32, 0.81-0.95x at 128, 0.98-1.01x at 512; Numba's pool beside
