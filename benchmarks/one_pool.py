@@ -44,7 +44,7 @@ from numba import njit, prange  # noqa: E402
 
 from nnscratch import kernels, zoo  # noqa: E402
 from speed import machine_info  # noqa: E402
-from threads import OPENBLAS_SPIN_S, alternate, openblas_setter, summary  # noqa: E402
+from threads import OPENBLAS_SPIN_S, alternate, openblas_function, openblas_setter, summary  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
@@ -53,18 +53,15 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 def cblas_sgemm():
     """NumPy's OpenBLAS ``cblas_sgemm`` as a ctypes function Numba can call (64-bit integers in the
     ILP64 builds NumPy's wheels carry, whose symbols end in ``64_``)."""
-    from threadpoolctl import ThreadpoolController
-    for c in ThreadpoolController().lib_controllers:
-        if c.internal_api != "openblas":
-            continue
-        for name, integer in (("scipy_cblas_sgemm64_", ctypes.c_int64), ("cblas_sgemm64_", ctypes.c_int64),
-                              ("scipy_cblas_sgemm", ctypes.c_int32), ("cblas_sgemm", ctypes.c_int32)):
-            if hasattr(c.dynlib, name):
-                i, f, p = integer, ctypes.c_float, ctypes.c_void_p
-                proto = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, i, i, i, f,
-                                         p, i, p, i, f, p, i)
-                return proto(ctypes.cast(getattr(c.dynlib, name), ctypes.c_void_p).value), name
-    raise SystemExit("one_pool.py: NumPy's BLAS has no cblas_sgemm this script knows; nothing to measure")
+    found = openblas_function(("scipy_cblas_sgemm64_", "cblas_sgemm64_", "scipy_cblas_sgemm", "cblas_sgemm"))
+    if found is None:
+        raise SystemExit("one_pool.py: NumPy's BLAS has no cblas_sgemm this script knows; nothing to measure")
+    function, name, _ = found
+    i = ctypes.c_int64 if name.endswith("64_") else ctypes.c_int32
+    f, p = ctypes.c_float, ctypes.c_void_p
+    enum = ctypes.c_int32                               # order, transpose a, transpose b
+    proto = ctypes.CFUNCTYPE(None, enum, enum, enum, i, i, i, f, p, i, p, i, f, p, i)
+    return proto(ctypes.cast(function, ctypes.c_void_p).value), name
 
 
 SGEMM, SGEMM_NAME = cblas_sgemm()

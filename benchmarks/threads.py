@@ -60,16 +60,27 @@ def openblas_setter():
     """``openblas_set_num_threads`` of the OpenBLAS NumPy uses (found by threadpoolctl).  Called directly
     (about 1 us) rather than through ``threadpoolctl.threadpool_limits`` (which the kNN code uses around
     whole searches), because here it changes between single products."""
+    found = openblas_function(("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                               "openblas_set_num_threads64_", "openblas_set_num_threads"))
+    if found is None:
+        raise SystemExit("threads.py: NumPy's BLAS is not OpenBLAS; nothing to measure")
+    f, _, c = found
+    f.argtypes, f.restype = [ctypes.c_int], None
+    return f, c.version, c.architecture
+
+
+def openblas_function(names):
+    """``(function, name, controller)``: the first of ``names`` exported by an OpenBLAS threadpoolctl
+    finds, trying them in its order (NumPy's own comes first); None if none does.  The names differ
+    between builds: NumPy's wheels prefix ``scipy_`` and add ``64_`` (64-bit integers)."""
     from threadpoolctl import ThreadpoolController
     for c in ThreadpoolController().lib_controllers:
         if c.internal_api == "openblas":
-            for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                         "openblas_set_num_threads64_", "openblas_set_num_threads"):
+            for name in names:
                 f = getattr(c.dynlib, name, None)
                 if f is not None:
-                    f.argtypes, f.restype = [ctypes.c_int], None
-                    return f, c.version, c.architecture
-    raise SystemExit("threads.py: NumPy's BLAS is not OpenBLAS; nothing to measure")
+                    return f, name, c
+    return None
 
 
 def alternate(variants, blocks, reps, settle_s=0):
