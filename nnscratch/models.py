@@ -446,10 +446,11 @@ class Sequential:
         if training:                       # dropout draws its masks in order: one pass, one thread
             return Tensor(np.array(self.forward(x, training=True), copy=True))
         n = len(x)
-        rows = backend.direct_call_rows(n, self._inference_threads(n))   # pieces of <= 1,024 rows
-        return Tensor(self._forward_all(x, _batches(n, rows)))
+        threads = self._inference_threads(n)
+        rows = backend.direct_call_rows(n, threads)      # pieces of <= 1,024 rows
+        return Tensor(self._forward_all(x, _batches(n, rows), threads=threads))
 
-    def _forward_all(self, x, batches, progress=lambda steps: None):
+    def _forward_all(self, x, batches, progress=lambda steps: None, threads=None):
         """``forward(x[rows])`` for every slice ``rows`` in ``batches``, dropout off, into one new array
         ``(N,) + output_shape``: ``predict`` and ``model(x)``."""
         out = np.empty((len(x),) + tuple(self.output_shape), dtype=self.dtype)
@@ -457,10 +458,10 @@ class Sequential:
         def fill(model, rows):
             out[rows] = model.forward(x[rows], training=False)
 
-        self._infer(len(x), batches, fill, progress)
+        self._infer(len(x), batches, fill, progress, threads)
         return out
 
-    def _infer(self, n, batches, each, progress=lambda steps: None):
+    def _infer(self, n, batches, each, progress=lambda steps: None, threads=None):
         """``[each(model, rows) for rows in batches]``, at inference over ``n`` rows: what ``predict``,
         ``model(x)`` and ``evaluate`` run (``each`` calls ``model.forward(x[rows])``, dropout off).
 
@@ -470,9 +471,9 @@ class Sequential:
         same weight arrays, its own work arrays), so threads never share a buffer.  The results come
         back in batch order.  Rows are independent at inference, so any split gives the same numbers
         up to rounding (BLAS may group a row's sums differently for another number of rows, as
-        another batch size does).
+        another batch size does).  ``threads``: the caller's ``_inference_threads(n)``, if it has it.
         """
-        threads = min(self._inference_threads(n), len(batches))
+        threads = min(self._inference_threads(n) if threads is None else threads, len(batches))
         k = len(batches)
         runs = [batches[k * t // threads:k * (t + 1) // threads] for t in range(threads)]
         bar_lock = threading.Lock()          # progress() may draw a bar: one thread at a time
