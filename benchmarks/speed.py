@@ -6,6 +6,7 @@ one), on the workshop's models and full MNIST.
     ... python benchmarks/speed.py --quick                  # ~3 min on 16 cores, labelled "quick"
     ... python benchmarks/speed.py --compare HEAD~5 HEAD     # nnscratch before/after, same protocol
     ... python benchmarks/speed.py --compare main /work/wt-x # a revision against a directory
+    python benchmarks/speed.py --readme benchmarks/results/speed-2core.json   # the README's table
 
 Protocol (docs/speed.md has the long version):
 
@@ -632,6 +633,55 @@ def print_main_table(summary, gemm, cfg, sides, groups=GROUPS):
               f"{s['direct_call']}")
 
 
+SIDE_NAMES = {"nnscratch-numba": "nnscratch", "nnscratch-numpy": "nnscratch (numpy backend)", "keras": "Keras",
+              "keras-xla": "Keras `jit_compile=True`", "torch": "PyTorch CPU", "torch-cuda": "PyTorch GPU"}
+
+
+def readme_table(result, path):
+    """The README's speed table, made from one results file (``path``, as the README names it): every
+    side and every workload in it, best / median with their ratios to Keras's default (best to best,
+    median to median), the arithmetic limit, ``predict`` and the fastest direct call, and the machine.
+    ``python benchmarks/speed.py --readme FILE`` prints it; ``tests/test_docs.py`` checks that the
+    README holds exactly this text for the file it names."""
+    summary, gemm, cfg, info = result["summary"], result["gemm"], result["config"], result["machine"]
+    sides = [s for s in SIDES if any(summary.get(s, {}).values())]
+    ref = summary.get(REFERENCE) or {}
+
+    def cell(s, k, best, median, unit):
+        text = f"{s[best]:.{2 if unit == 's' else 1}f} / {s[median]:.{2 if unit == 's' else 1}f}"
+        if k and s is not k:
+            text += f" ({s[best] / k[best]:.2f}x / {s[median] / k[median]:.2f}x)"
+        return text
+
+    blas = "; ".join(f"{b['internal_api']} {b['version']} {b['architecture']} on {b['num_threads']} threads"
+                     for b in info["blas"])
+    lines = [f"{info['cores']} cores ({info['cpu_model']}), {blas}, Python {info['python']}, numpy "
+             f"{info['numpy']}, numba {info['numba']}, tensorflow {info['tensorflow']}; nnscratch "
+             f"{result['nnscratch_git']}, {result['date'][:10]}; {cfg['rounds']} rounds x {cfg['epochs']} "
+             f"timed epochs, each side in its own fresh process, rounds interleaved (`{path}`).",
+             "",
+             f"Seconds per epoch on {cfg['samples']:,} images (`predict`: ms on {PREDICT_IMAGES:,}), "
+             "best / median; in brackets the ratio to Keras's default, best to best / median to median.",
+             "",
+             "| workload | " + " | ".join(SIDE_NAMES[s] for s in sides) + " | GEMM limit |",
+             "|---" * (len(sides) + 2) + "|"]
+    for w in [w for g in cfg["groups"] for w in GROUPS[g] if w != "predict"]:
+        model, b = parse_workload(w)
+        row = [f"{model[0]}-layer, batch {b}" if model != "convnet" else f"convnet, batch {b}"]
+        row += [cell(summary[s][w], ref.get(w), "best_s", "median_s", "s") if summary[s].get(w) else "-"
+                for s in sides]
+        row.append(f"{gemm[str(b)]['limit_s_per_epoch']:.2f}" if model == "3layer" else "")
+        lines.append("| " + " | ".join(row) + " |")
+    if "3layer" in cfg["groups"]:
+        for kind, label in (("predict", "`predict()`, ms"), ("direct", "direct call, ms")):
+            k = (ref.get("predict") or {}).get(kind)
+            row = [label] + [cell(summary[s]["predict"][kind], k, "best_ms", "median_ms", "ms")
+                             + (f" `{summary[s]['predict']['direct_call']}`" if kind == "direct" else "")
+                             if summary[s].get("predict") else "-" for s in sides]
+            lines.append("| " + " | ".join(row + [""]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def plot(summary, gemm, cfg, info, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -856,6 +906,7 @@ def parse_args(argv=None):
     p.add_argument("--backend", default="default", choices=("default", "numba", "numpy"),
                    help="--compare: the nnscratch backend (default: each revision's default)")
     p.add_argument("--out", help="results file (default benchmarks/results/speed-<cores>core[-quick].json)")
+    p.add_argument("--readme", metavar="FILE", help="print the README's table for a results file, run nothing")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--workloads", help=argparse.SUPPRESS)
     p.add_argument("--cfg", help=argparse.SUPPRESS)
@@ -886,6 +937,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         return run_worker_mode(args)
+    if args.readme:
+        with open(args.readme) as f:
+            return print(readme_table(json.load(f), args.readme), end="")
     cfg = config(args)
     if args.compare:
         return main_compare(args, cfg)
