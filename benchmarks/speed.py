@@ -640,7 +640,7 @@ SIDE_NAMES = {"nnscratch-numba": "nnscratch", "nnscratch-numpy": "nnscratch (num
 def readme_table(result, path):
     """The README's speed table, made from one results file (``path``, as the README names it): every
     side and every workload in it, best / median with their ratios to Keras's default (best to best,
-    median to median), the arithmetic limit, ``predict`` and the fastest direct call, and the machine.
+    median to median), the arithmetic limit, ``predict()`` and the direct call on all images, and the machine.
     ``python benchmarks/speed.py --readme FILE`` prints it; ``tests/test_docs.py`` checks that the
     README holds exactly this text for the file it names."""
     summary, gemm, cfg, info = result["summary"], result["gemm"], result["config"], result["machine"]
