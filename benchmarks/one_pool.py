@@ -44,7 +44,7 @@ from numba import njit, prange  # noqa: E402
 
 from nnscratch import kernels, zoo  # noqa: E402
 from speed import machine_info  # noqa: E402
-from threads import OPENBLAS_SPIN_S, alternate, openblas_function, openblas_setter, summary  # noqa: E402
+from threads import OPENBLAS_SPIN_S, alternate, openblas_function, openblas_setter, span, summary  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
@@ -225,7 +225,7 @@ def main():
     p.add_argument("--out", default=None)
     args = p.parse_args()
     setter, version, arch = openblas_setter()
-    cores = os.cpu_count()
+    cores = len(os.sched_getaffinity(0))                            # as threads.py: the cores this process may use
     tiny = np.ones((2, 2), np.float32)
     gemm_shared(tiny, tiny, np.empty_like(tiny), False, False)      # starts Numba's pool
     layer = numba.threading_layer()
@@ -244,14 +244,11 @@ def main():
     print("ratios of medians against blas_pool, range over the passes:")
     summary_rows = []
     for i, b in enumerate(batches):
-        one = [ps[i]["one_pool_ratio"] for ps in passes]
-        two = [ps[i]["two_pools_ratio"] for ps in passes]
-        step = [ps[i]["train_step_ratio"] for ps in passes]
-        summary_rows.append({"batch": b, "one_pool": [min(one), max(one)], "two_pools": [min(two), max(two)],
-                             "train_step": [min(step), max(step)]})
-        print(f"  batch {b:>3}: one_pool {min(one):.2f}-{max(one):.2f}x,"
-              f" two_pools {min(two):.2f}-{max(two):.2f}x"
-              f" (train_step, the whole step, {min(step):.2f}-{max(step):.2f}x of blas_pool)")
+        r = {name: span([ps[i][f"{name}_ratio"] for ps in passes]) for name in ("one_pool", "two_pools", "train_step")}
+        summary_rows.append({"batch": b, **r})
+        print(f"  batch {b:>3}: one_pool {r['one_pool'][0]:.2f}-{r['one_pool'][1]:.2f}x,"
+              f" two_pools {r['two_pools'][0]:.2f}-{r['two_pools'][1]:.2f}x"
+              f" (train_step, the whole step, {r['train_step'][0]:.2f}-{r['train_step'][1]:.2f}x of blas_pool)")
     out = args.out or os.path.join(HERE, "results", f"one-pool-{cores}core.json")
     result = {"machine": machine_info(), "sgemm": SGEMM_NAME, "numba_threads": numba.get_num_threads(),
               "blocks": args.blocks, "passes": passes, "ranges": summary_rows,

@@ -647,8 +647,8 @@ def readme_table(result, path):
     sides = [s for s in SIDES if any(summary.get(s, {}).values())]
     ref = summary.get(REFERENCE) or {}
 
-    def cell(s, k, best, median, unit):
-        text = f"{s[best]:.{2 if unit == 's' else 1}f} / {s[median]:.{2 if unit == 's' else 1}f}"
+    def cell(s, k, best, median, digits):
+        text = f"{s[best]:.{digits}f} / {s[median]:.{digits}f}"
         if k and s is not k:
             text += f" ({s[best] / k[best]:.2f}x / {s[median] / k[median]:.2f}x)"
         return text
@@ -668,14 +668,14 @@ def readme_table(result, path):
     for w in [w for g in cfg["groups"] for w in GROUPS[g] if w != "predict"]:
         model, b = parse_workload(w)
         row = [f"{model[0]}-layer, batch {b}" if model != "convnet" else f"convnet, batch {b}"]
-        row += [cell(summary[s][w], ref.get(w), "best_s", "median_s", "s") if summary[s].get(w) else "-"
+        row += [cell(summary[s][w], ref.get(w), "best_s", "median_s", 2) if summary[s].get(w) else "-"
                 for s in sides]
         row.append(f"{gemm[str(b)]['limit_s_per_epoch']:.2f}" if model == "3layer" else "")
         lines.append("| " + " | ".join(row) + " |")
     if "3layer" in cfg["groups"]:
         for kind, label in (("predict", "`predict()`, ms"), ("direct", "direct call, ms")):
             k = (ref.get("predict") or {}).get(kind)
-            row = [label] + [cell(summary[s]["predict"][kind], k, "best_ms", "median_ms", "ms")
+            row = [label] + [cell(summary[s]["predict"][kind], k, "best_ms", "median_ms", 1)
                              + (f" `{summary[s]['predict']['direct_call']}`" if kind == "direct" else "")
                              if summary[s].get("predict") else "-" for s in sides]
             lines.append("| " + " | ".join(row + [""]) + " |")

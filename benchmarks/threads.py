@@ -102,6 +102,11 @@ def summary(ts):
     return {"best_us": 1e6 * min(ts), "median_us": 1e6 * statistics.median(ts)}
 
 
+def span(xs):
+    """``[lowest, highest]`` of a ratio over the passes: what one pass alone can't tell from noise."""
+    return [min(xs), max(xs)]
+
+
 class Worker:
     """One thread that sleeps on a lock until it is handed a task: the cheapest pool there is."""
 
@@ -338,8 +343,7 @@ def print_run(run, cores):
 
 
 def ranges(runs):
-    """Each ratio's (lowest, highest) over the runs: what one run alone can't tell apart from noise."""
-    span = lambda xs: [min(xs), max(xs)]   # noqa: E731
+    """Each ratio's :func:`span` over the runs."""
     out = {"products_all_over_one": {p["product"]: span([r["products"][i]["ratio_all_over_one_median"]
                                                          for r in runs])
                                      for i, p in enumerate(runs[0]["products"])},
