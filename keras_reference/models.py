@@ -33,6 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from nnscratch import conv as nn_conv  # noqa: E402
 from nnscratch import layers as nn_layers  # noqa: E402
 from nnscratch import losses as nn_losses  # noqa: E402
 from nnscratch import optimizers as nn_optimizers  # noqa: E402
@@ -204,10 +205,10 @@ def keras_layer_like(layer, dtype):
         return keras.layers.Activation(layer.activation.name, dtype=dtype)
     if isinstance(layer, nn_layers.Flatten):
         return keras.layers.Flatten(dtype=dtype)
-    if isinstance(layer, nn_layers.Conv2D):
+    if isinstance(layer, nn_conv.Conv2D):
         return keras.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides,
                                    padding=layer.padding, activation=act, use_bias=layer.use_bias, dtype=dtype)
-    if isinstance(layer, nn_layers.MaxPooling2D):
+    if isinstance(layer, nn_conv.MaxPooling2D):
         return keras.layers.MaxPooling2D(layer.pool_size, strides=layer.strides, padding=layer.padding,
                                          dtype=dtype)
     raise ValueError(f"keras_twin: no Keras twin for layer {layer!r}")

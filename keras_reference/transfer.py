@@ -7,6 +7,7 @@ Both libraries order parameters ``[W1, b1, W2, b2, ...]`` with Dense kernels of 
 import numpy as np
 
 import nnscratch
+from nnscratch import conv as nn_conv
 from nnscratch import layers as nn_layers
 
 
@@ -54,12 +55,12 @@ def nnscratch_layer_like(layer, **kw):
         if layer.data_format != "channels_last" or tuple(layer.dilation_rate) != (1, 1) or layer.groups != 1:
             raise ValueError(f"nnscratch_twin: {layer.name}: nnscratch's Conv2D is channels-last, without "
                              "dilation or groups")
-        return nn_layers.Conv2D(layer.filters, tuple(layer.kernel_size), strides=tuple(layer.strides),
+        return nn_conv.Conv2D(layer.filters, tuple(layer.kernel_size), strides=tuple(layer.strides),
                                 padding=layer.padding, activation=act, use_bias=layer.use_bias, **kw)
     if isinstance(layer, keras.layers.MaxPooling2D):
         if layer.data_format != "channels_last":
             raise ValueError(f"nnscratch_twin: {layer.name}: nnscratch's MaxPooling2D is channels-last")
-        return nn_layers.MaxPooling2D(tuple(layer.pool_size), strides=tuple(layer.strides),
+        return nn_conv.MaxPooling2D(tuple(layer.pool_size), strides=tuple(layer.strides),
                                       padding=layer.padding, **kw)
     raise ValueError(f"nnscratch_twin: no nnscratch twin for Keras layer {layer.name} ({type(layer).__name__})")
 

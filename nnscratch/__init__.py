@@ -1,8 +1,10 @@
 """nnscratch: a neural network from scratch in NumPy that computes exactly what Keras computes.
 
-Start reading at ``models.py`` (one training step, top to bottom), then ``layers.py`` (each layer's
-forward and backward side by side), ``losses.py`` and ``optimizers.py``.  ``fit`` runs exactly
-these methods; ``backend.py`` says where the Numba kernels sit beside them.
+Start reading at ``models.py`` (one training step, top to bottom), then ``training.py`` (``fit``,
+``evaluate``, ``predict`` around that step), ``layers.py`` (each layer's forward and backward side by
+side), ``losses.py`` and ``optimizers.py``.  ``fit`` runs exactly these methods; where one of them is
+fast, it hands its work to the engine (``engine/``) in one line.  ``docs/architecture.md`` draws the
+whole house.
 """
 import importlib
 __version__ = "0.1.0"
@@ -15,8 +17,8 @@ from .utils import set_random_seed
 from . import keras  # the tf.keras surface: `import nnscratch as tf; tf.keras.Sequential()` (last: it uses the rest)
 
 # Reached as attributes after a plain ``import nnscratch``, imported on first use (so importing
-# nnscratch stays fast and never loads scikit-learn, matplotlib or Numba before they are needed).
-_LAZY = ("backend", "checks", "kernels", "neighbors", "plotting", "saving", "workshop", "zoo")
+# nnscratch stays fast and never loads scikit-learn or matplotlib before they are needed).
+_LAZY = ("neighbors", "plotting", "workshop", "zoo")
 
 
 def __getattr__(name):

@@ -6,21 +6,21 @@ derivative can use whichever form is cheapest and most stable (sigmoid' = a(1-a)
 
 The names are Keras's: ``'sigmoid'``, ``'softmax'``, ``'relu'``, ``'tanh'``, ``'linear'``.
 """
-import enum
-
 import numpy as np
+
+from .engine import Fused
 
 
 class Activation:
-    """A named pair of functions; see the module docstring for the contract.  ``code`` names the
-    activation to the Numba kernels (:class:`Code`), which compute the same functions in one pass; an
-    activation without a code (one you write yourself) always runs its own two functions."""
+    """A named pair of functions; see the module docstring for the contract.  ``fused`` names the
+    engine's loop that computes the same two functions in one pass (:class:`~nnscratch.engine.Fused`);
+    an activation you write yourself has none (``fused=None``) and always runs its own functions."""
 
-    def __init__(self, name, forward, backward, code=None):
+    def __init__(self, name, forward, backward, fused=None):
         self.name = name
         self.forward = forward
         self.backward = backward
-        self.code = None if code is None else int(code)
+        self.fused = None if fused is None else Fused(fused)
 
     def __repr__(self):
         return f"<activation {self.name}>"
@@ -93,21 +93,12 @@ def linear_backward(z, a, da):
     return da
 
 
-class Code(enum.IntEnum):
-    """How the Numba kernels (``kernels.py``) name each activation."""
-    LINEAR = 0
-    SIGMOID = 1
-    RELU = 2
-    TANH = 3
-    SOFTMAX = 4
-
-
 ACTIVATIONS = {
-    "sigmoid": Activation("sigmoid", sigmoid, sigmoid_backward, Code.SIGMOID),
-    "softmax": Activation("softmax", softmax, softmax_backward, Code.SOFTMAX),
-    "relu": Activation("relu", relu, relu_backward, Code.RELU),
-    "tanh": Activation("tanh", tanh, tanh_backward, Code.TANH),
-    "linear": Activation("linear", linear, linear_backward, Code.LINEAR),
+    "sigmoid": Activation("sigmoid", sigmoid, sigmoid_backward, Fused.SIGMOID),
+    "softmax": Activation("softmax", softmax, softmax_backward, Fused.SOFTMAX),
+    "relu": Activation("relu", relu, relu_backward, Fused.RELU),
+    "tanh": Activation("tanh", tanh, tanh_backward, Fused.TANH),
+    "linear": Activation("linear", linear, linear_backward, Fused.LINEAR),
 }
 
 

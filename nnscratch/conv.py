@@ -11,8 +11,8 @@ Read in this order:
    is copied into one row ("image to columns").  The loops here run over the kernel's ``kh * kw``
    positions only, never over samples.
 3. :class:`Conv2D` and :class:`MaxPooling2D`: ``forward``/``backward`` with the CS231n cache contract
-   (see ``layers.py``), each with the plain NumPy expression and, beside it, the Numba kernel
-   (``conv_kernels.py``) that computes the same thing into the layer's own buffers.
+   (see ``layers.py``), each with the plain NumPy expression and, in one line beside it, the call
+   into the engine (``engine/fast.py``) that computes the same thing without the copies.
 
 Padding, as Keras (TensorFlow) computes it: ``'valid'``: no padding, ``out = floor((n - k) / s) + 1``;
 ``'same'``: ``out = ceil(n / s)`` and ``total = max((out - 1) * s + k - n, 0)`` zeros are added,
@@ -22,25 +22,12 @@ pads with ``-inf`` (a padded cell is never the maximum).
 import numpy as np
 
 from . import activations as activations_module
-from . import backend, initializers
-from .layers import Layer, _has_kernel, _kernels, _unique_name
+from . import backend, initializers, registry
+from .engine import fast
+from .layers import Layer, _unique_name
 from .utils import make_rng
 
 PADDINGS = ("valid", "same")
-
-# The numba backend can convolve directly (conv_kernels.conv_direct_forward/backward: the definition's
-# loops, fused with bias and activation, no im2col) when a field has at most DIRECT_MAX_K numbers
-# K = kh*kw*C_in; otherwise by im2col + one BLAS product.  Off by default (0): on the 2-core machine
-# the direct loops were not measurably faster than im2col + GEMM for the MNIST convnet's first layer
-# (K = 9; benchmarks/profile_conv.py), and their float32 sums, in another order than Keras's, drift
-# from Keras over 100 Adam steps beyond tests/test_conv_keras.py's tolerance.  ``Conv2D.direct``
-# holds the choice made at build; tests set it to both values.
-DIRECT_MAX_K = 0
-
-
-def _conv_kernels():
-    from . import conv_kernels     # imported on first use, so the numpy backend never loads Numba
-    return conv_kernels
 
 
 # ===================================================================================== geometry
@@ -242,44 +229,20 @@ class Conv2D(Layer):
             self.grads.append(self.d_bias)
         _, _, self.pads_h, self.pads_w = _geometry(self.built_input_shape, self.kernel_size, self.strides,
                                                    self.padding, self.name)
-        self.direct = shapes[0][0] * shapes[0][1] * shapes[0][2] <= DIRECT_MAX_K
 
     def forward(self, x, training=False):
         """``cols = im2col(xp) : (N*OH*OW, K)`` with ``K = kh*kw*C``;
-        ``z = cols @ W.reshape(K, F) + b : (N, OH, OW, F)``;  ``a = activation(z)``.
-        The numba backend computes the same sums without ``cols`` when ``K <= DIRECT_MAX_K``
-        (``self.direct``), and keeps ``x`` for the backward pass instead."""
+        ``z = cols @ W.reshape(K, F) + b : (N, OH, OW, F)``;  ``a = activation(z)``."""
         N = len(x)
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         OH, OW, F = self.output_shape
         K = kh * kw * x.shape[3]
-        W2 = self.kernel.reshape(K, F)
-        code = self.activation.code
-        if _has_kernel(self.activation):
-            # linear and relu write a over z: relu's backward needs only where z > 0, which is where a > 0
-            in_place = self.activation.name in ("linear", "relu")
-            b = self.bias if self.use_bias else self.buffer("no_bias", (0,), x.dtype)
-            if self.direct and code <= 3:                   # small K: the definition's loops, fused
-                z = self.buffer("z", (N, OH, OW, F), x.dtype)
-                a = z if in_place else self.buffer("a", z.shape, z.dtype)
-                _conv_kernels().conv_direct_forward(x, self.kernel, b, code, sh, sw, self.pads_h[0],
-                                                    self.pads_w[0], z, a)
-                self.cache = (x, None, z, a)
-                return a
-            cols = self.buffer("cols", (N * OH * OW, K), x.dtype)
-            _conv_kernels().im2col(x, kh, kw, sh, sw, self.pads_h[0], self.pads_w[0],
-                                   cols.reshape(N, OH, OW, kh, kw, x.shape[3]))
-            z = np.matmul(cols, W2, out=self.buffer("z", (N * OH * OW, F), x.dtype))
-            a = z if in_place else self.buffer("a", z.shape, z.dtype)
-            if self.use_bias:
-                _kernels().bias_activation_forward(z, b, code, a)      # z += b; a = f(z)
-            elif a is not z or code != 0:
-                _kernels().activation_forward(z, code, a)
-            z, a = z.reshape(N, OH, OW, F), a.reshape(N, OH, OW, F)
+        if backend.fast():
+            cols, z, a = fast.conv2d_forward(self, x)       # the lines below, without the padded copy
         else:
-            xp = pad(x, (self.pads_h, self.pads_w))
-            cols = im2col(xp, kh, kw, sh, sw, OH, OW).reshape(N * OH * OW, K)
-            z = (cols @ W2).reshape(N, OH, OW, F)
+            xp = pad(x, (self.pads_h, self.pads_w))                              # (N, Hp, Wp, C)
+            cols = im2col(xp, kh, kw, sh, sw, OH, OW).reshape(N * OH * OW, K)    # (N*OH*OW, K)
+            z = (cols @ self.kernel.reshape(K, F)).reshape(N, OH, OW, F)        # (N, OH, OW, F)
             if self.use_bias:
                 z = z + self.bias
             a = self.activation.forward(z)
@@ -292,8 +255,6 @@ class Conv2D(Layer):
         ``dW = cols.T @ dz : (K, F)`` reshaped to ``(kh, kw, C, F)``;  ``db = sum of dz over N, OH, OW``;
         ``dcols = dz @ W.reshape(K, F).T : (N*OH*OW, K)`` and ``dx = col2im(dcols)`` cropped to
         ``(N, H, W, C)`` (or None when ``need_dx`` is False: the model's first layer).
-        The direct path (``self.direct``) computes ``dz``, ``dW`` and ``db`` in one pass over ``da``
-        and ``x``, without ``cols``: ``dW[i, j, ch, f] = sum_{n, r, c} xp[n, r*sh+i, c*sw+j, ch] * dz[n, r, c, f]``.
         """
         x, cols, z, a = self.cache
         N, H, W, C = x.shape
@@ -301,43 +262,19 @@ class Conv2D(Layer):
         OH, OW, F = self.output_shape
         K = kh * kw * C
         db = self.d_bias if self.use_bias else None
-        fast = _has_kernel(self.activation)
-        if fast and cols is None:                          # the direct path: dz, dW, db in one pass
-            dz = self.buffer("dz", (N, OH, OW, F), da.dtype) if need_dx else self.buffer("no_dz", (0,) * 4, da.dtype)
-            _conv_kernels().conv_direct_backward(
-                x, z, a, np.ascontiguousarray(da), self.activation.code, sh, sw, self.pads_h[0], self.pads_w[0],
-                self.d_kernel, db if db is not None else self.buffer("no_bias", (0,), da.dtype), dz,
-                self.buffer("work", (K + 2, F), da.dtype))
-            if not need_dx:
-                return None
-            dz = dz.reshape(-1, F)
+        da2, z2, a2 = da.reshape(-1, F), z.reshape(-1, F), a.reshape(-1, F)
+        if backend.fast():
+            dz = fast.activation_backward(self, z2, a2, da2, db=db)     # the three lines below, one pass
         else:
-            if cols is None:                               # forward ran the direct kernel, backward NumPy
-                cols = im2col(pad(x, (self.pads_h, self.pads_w)), kh, kw, sh, sw, OH, OW).reshape(-1, K)
-            da2, z2, a2 = da.reshape(-1, F), z.reshape(-1, F), a.reshape(-1, F)
-            if self.activation.name == "linear":
-                dz = da2
-                if db is not None:
-                    np.sum(dz, axis=0, out=db)
-            elif fast:                                     # dz = f'(z) * da, db = dz.sum(0)
-                dz = self.buffer("dz", da2.shape, da2.dtype)
-                _kernels().activation_backward(z2, a2, np.ascontiguousarray(da2), self.activation.code, dz,
-                                               db if db is not None else dz[0, :0])
-            else:
-                dz = self.activation.backward(z2, a2, da2)
-                if db is not None:
-                    np.sum(dz, axis=0, out=db)
-            np.matmul(cols.T, dz, out=self.d_kernel.reshape(K, F))     # dW = cols.T @ dz
-            if not need_dx:
-                return None
-        W2 = self.kernel.reshape(K, F)
-        if fast:
-            dcols = np.matmul(dz, W2.T, out=self.buffer("dcols", (N * OH * OW, K), dz.dtype))
-            dx = self.buffer("dx", x.shape, dz.dtype)
-            _conv_kernels().col2im(dcols.reshape(N, OH, OW, kh, kw, C), sh, sw, self.pads_h[0],
-                                   self.pads_w[0], dx)
-            return dx
-        dcols = (dz @ W2.T).reshape(N, OH, OW, kh, kw, C)
+            dz = self.activation.backward(z2, a2, da2)                   # (N*OH*OW, F)
+            if db is not None:
+                np.sum(dz, axis=0, out=db)                               # db : (F,)
+        np.matmul(cols.T, dz, out=self.d_kernel.reshape(K, F))           # dW = cols.T @ dz : (K, F)
+        if not need_dx:
+            return None
+        if backend.fast():
+            return fast.conv2d_input_gradient(self, dz)                  # the lines below, no padded copy
+        dcols = (dz @ self.kernel.reshape(K, F).T).reshape(N, OH, OW, kh, kw, C)
         padded = (N, H + sum(self.pads_h), W + sum(self.pads_w), C)
         return _crop(col2im(dcols, padded, sh, sw), (self.pads_h, self.pads_w))
 
@@ -383,9 +320,7 @@ class MaxPooling2D(Layer):
         (ph, pw), (sh, sw) = self.pool_size, self.strides
         OH, OW, _ = self.output_shape
         if backend.fast():
-            a = self.buffer("a", (N, OH, OW, C), x.dtype)
-            k = self.buffer("argmax", (N, OH, OW, C), np.int8 if ph * pw <= 127 else np.int32)
-            _conv_kernels().maxpool_forward(x, ph, pw, sh, sw, self.pads_h[0], self.pads_w[0], a, k)
+            a, k = fast.maxpool_forward(self, x)            # the lines below, without the windows' copy
         else:
             xp = pad(x, (self.pads_h, self.pads_w), -np.inf)
             windows = im2col(xp, ph, pw, sh, sw, OH, OW).reshape(N, OH, OW, ph * pw, C)
@@ -402,10 +337,7 @@ class MaxPooling2D(Layer):
         (ph, pw), (sh, sw) = self.pool_size, self.strides
         OH, OW, _ = self.output_shape
         if backend.fast():
-            dx = self.buffer("dx", x_shape, da.dtype)
-            _conv_kernels().maxpool_backward(np.ascontiguousarray(da), k, ph, pw, sh, sw, self.pads_h[0],
-                                             self.pads_w[0], dx)
-            return dx
+            return fast.maxpool_backward(self, da)          # the lines below, in one pass
         dwindows = np.zeros((N, OH, OW, ph, pw, C), dtype=da.dtype)
         for i in range(ph):
             for j in range(pw):
@@ -417,6 +349,8 @@ class MaxPooling2D(Layer):
         return {"name": self.name, "pool_size": list(self.pool_size), "strides": list(self.strides),
                 "padding": self.padding, "input_shape": self.input_shape}
 
+
+registry.register(Conv2D, MaxPooling2D)                               # the layers a model file may name
 
 __all__ = ["Conv2D", "MaxPooling2D", "conv_forward_naive", "maxpool_forward_naive", "im2col", "col2im",
            "output_length", "padding_amounts", "glorot_uniform_conv"]

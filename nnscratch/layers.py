@@ -12,10 +12,11 @@ Conventions: rows are samples, as in Keras.  A batch ``x`` has shape ``(N, D)``:
 features.  A Dense kernel has shape ``(D, M)`` so the layer computes ``x @ W + b``.  ``grad_out`` is
 always dL/d(output) of the same shape as the output, where L is the mean loss over the batch.
 
-Fast path: where a method says ``if backend.fast():``, the lines under it compute the plain NumPy
-expression of the ``else:`` branch with a Numba kernel (``kernels.py``) in one pass, writing into
-arrays this layer keeps from batch to batch (:meth:`Layer.buffer`).  ``nnscratch.set_backend('numpy')``
-runs the plain expressions.  Either way an output is valid until the layer's next ``forward``.
+Fast path: where a method says ``if backend.fast():``, the one line under it hands the plain NumPy
+lines of the ``else:`` branch to the engine (``engine/fast.py``), which computes the same numbers in
+one pass, into work arrays it keeps for the layer from batch to batch.
+``nnscratch.set_backend('numpy')`` runs the plain lines.  Either way an output is valid until the
+layer's next ``forward``.
 """
 import collections
 import re
@@ -23,7 +24,8 @@ import re
 import numpy as np
 
 from . import activations as activations_module
-from . import backend, initializers, random
+from . import backend, initializers, random, registry
+from .engine import fast
 from .utils import make_rng
 
 _name_counts = collections.Counter()
@@ -38,23 +40,6 @@ def _unique_name(base):
 
 def _snake_case(name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _rows(x):
-    """``x`` as 2-D rows over its last axis, ``(N, ..., M) -> (N * ..., M)`` (a view of a C-contiguous
-    array): the element-wise kernels work on rows, whatever the layer's sample shape."""
-    return x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-
-
-def _has_kernel(activation):
-    """The fast path runs for this activation: the numba backend, and an activation the kernels know
-    (one you write yourself has no ``code`` and always runs its own two functions)."""
-    return backend.fast() and activation.code is not None
-
-
-def _kernels():
-    from . import kernels     # imported on first use, so the numpy backend never loads Numba
-    return kernels
 
 
 class Layer:
@@ -78,7 +63,6 @@ class Layer:
         self.weights = []
         self.grads = []
         self.cache = None
-        self._buffers = {}
 
     def build(self, input_shape, dtype="float32"):
         """Create parameters once the shape of one input sample is known (``(784,)``, or just 784)."""
@@ -107,14 +91,6 @@ class Layer:
 
     def count_params(self):
         return int(sum(w.size for w in self.weights))
-
-    def buffer(self, name, shape, dtype):
-        """A work array owned by this layer, kept while the batch shape stays the same: the fast path
-        writes into it instead of allocating a new array for every batch."""
-        buf = self._buffers.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._buffers[name] = np.empty(shape, dtype)
-        return buf
 
     def get_config(self):
         return {"name": self.name}
@@ -164,14 +140,12 @@ class Dense(Layer):
         self.grads = [self.d_kernel, self.d_bias]
 
     def forward(self, x, training=False):
-        """``z = x @ W + b : (N, D) @ (D, M) + (M,) -> (N, M)``;  ``a = activation(z)``."""
-        if _has_kernel(self.activation):
-            z = np.matmul(x, self.kernel, out=self.buffer("z", (len(x), self.units), x.dtype))
-            a = z if self.activation.name == "linear" else self.buffer("a", z.shape, z.dtype)
-            _kernels().bias_activation_forward(z, self.bias, self.activation.code, a)   # z += b; a = f(z)
+        """``z = x @ W + b : (N, D) @ (D, M) + (M,) -> (N, M)``;  ``a = activation(z) : (N, M)``."""
+        if backend.fast():
+            z, a = fast.dense_forward(self, x)            # the two lines below, fused, into reused arrays
         else:
-            z = x @ self.kernel + self.bias
-            a = self.activation.forward(z)
+            z = x @ self.kernel + self.bias               # (N, D) @ (D, M) + (M,) -> (N, M)
+            a = self.activation.forward(z)                # (N, M)
         self.cache = (x, z, a)
         return a
 
@@ -183,32 +157,28 @@ class Dense(Layer):
         layer: nothing upstream needs dL/dx, which saves a third of its backward matmuls).
         """
         x, z, a = self.cache
-        if self.activation.name == "linear":
-            dz = da
-            np.sum(dz, axis=0, out=self.d_bias)
-        elif _has_kernel(self.activation):   # dz = f'(z) * da, db = dz.sum(0)
-            dz = self.buffer("dz", da.shape, da.dtype)
-            _kernels().activation_backward(z, a, da, self.activation.code, dz, self.d_bias)
+        if backend.fast():
+            dz = fast.activation_backward(self, z, a, da, db=self.d_bias)   # the two lines below, one pass
         else:
-            dz = self.activation.backward(z, a, da)
-            np.sum(dz, axis=0, out=self.d_bias)
-        return self._backward_from_z(dz, need_dx)
+            dz = self.activation.backward(z, a, da)       # dL/dz = f'(z) * da : (N, M)
+            np.sum(dz, axis=0, out=self.d_bias)           # db = sum_n dz[n] : (M,)
+        return self._weight_and_input_gradients(dz, need_dx)
 
     def backward_from_z(self, dz, need_dx=True):
         """The same chain rule when the loss already delivers ``dz = dL/dz`` (the fused softmax +
         cross-entropy, see ``Sequential.loss_and_gradient``): ``db = sum over rows of dz``, then as
         :meth:`backward`."""
-        np.sum(dz, axis=0, out=self.d_bias)
-        return self._backward_from_z(dz, need_dx)
+        np.sum(dz, axis=0, out=self.d_bias)               # db : (M,)
+        return self._weight_and_input_gradients(dz, need_dx)
 
-    def _backward_from_z(self, dz, need_dx):
+    def _weight_and_input_gradients(self, dz, need_dx):
         x = self.cache[0]
-        np.matmul(x.T, dz, out=self.d_kernel)          # dW = x.T @ dz, into the array the optimizer reads
+        np.matmul(x.T, dz, out=self.d_kernel)             # dW = x.T @ dz : (D, N) @ (N, M) -> (D, M)
         if not need_dx:
             return None
         if backend.fast():
-            return np.matmul(dz, self.kernel.T, out=self.buffer("dx", x.shape, x.dtype))
-        return dz @ self.kernel.T
+            return fast.matmul(self, "dx", dz, self.kernel.T)   # the line below, into a reused array
+        return dz @ self.kernel.T                         # dx = dz @ W.T : (N, M) @ (M, D) -> (N, D)
 
     def get_config(self):
         return {"name": self.name, "units": self.units, "activation": self.activation.name,
@@ -223,10 +193,9 @@ class Activation(Layer):
         self.activation = activations_module.get(activation)
 
     def forward(self, z, training=False):
-        """``a = f(z)``.  (The kernels see rows: an N-D ``z`` as ``(N*..., M)``, a view.)"""
-        if _has_kernel(self.activation):
-            a = self.buffer("a", z.shape, z.dtype)
-            _kernels().activation_forward(_rows(z), self.activation.code, _rows(a))
+        """``a = f(z) : (N, ..., M) -> (N, ..., M)``."""
+        if backend.fast():
+            a = fast.activation_forward(self, z)          # the line below, into a reused array
         else:
             a = self.activation.forward(z)
         self.cache = (z, a)
@@ -235,21 +204,12 @@ class Activation(Layer):
     def backward(self, da, need_dx=True):
         """``dz = f'(z) * da`` (for softmax the Jacobian-vector product; see ``activations.py``)."""
         z, a = self.cache
-        if _has_kernel(self.activation):
-            dz = self.buffer("dz", da.shape, da.dtype)
-            rows = _rows(dz)
-            _kernels().activation_backward(_rows(z), _rows(a), _rows(da), self.activation.code, rows, rows[0, :0])
-            return dz
+        if backend.fast():
+            return fast.activation_backward(self, z, a, da)   # the line below, into a reused array
         return self.activation.backward(z, a, da)
 
     def get_config(self):
         return {"name": self.name, "activation": self.activation.name, "input_shape": self.input_shape}
-
-
-def _rows(x):
-    """``x`` as rows ``(-1, M)`` for the row-wise kernels: the array itself if 2-D, else a reshape
-    (a view for the contiguous arrays the layers make)."""
-    return x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
 
 
 class Softmax(Activation):
@@ -300,28 +260,22 @@ class Dropout(Layer):
         self.mask_source = None
 
     def forward(self, x, training=False):
-        """``a = x * mask`` in training, ``a = x`` at inference (and when rate is 0)."""
+        """``a = x * mask`` in training, ``a = x`` at inference (and when rate is 0).  ``(N, M) -> (N, M)``."""
         if not training or self.rate == 0:
             self.cache = None
             return x
         scale = x.dtype.type(1.0 / (1.0 - self.rate))
         if backend.fast():
-            mask, out = self.buffer("mask", x.shape, x.dtype), self.buffer("out", x.shape, x.dtype)
-            if self.mask_source is not None:
-                keep = np.ascontiguousarray(self.mask_source(x.shape, x.dtype))
-                _kernels().dropout_keep(_rows(x), _rows(keep), scale, _rows(mask), _rows(out))
-            else:                                     # U computed in the loop, the same U
-                _kernels().dropout_forward(_rows(x), random.new_key(self.rng), np.float32(self.rate), scale,
-                                           _rows(mask), _rows(out))
-            self.cache = mask
-            return out
-        if self.mask_source is not None:
-            keep = self.mask_source(x.shape, x.dtype)
+            mask, a = fast.dropout_forward(self, x, scale)    # the lines below, in one pass, the same U
         else:
-            keep = random.counter_uniform(random.new_key(self.rng), x.shape) >= np.float32(self.rate)
-        mask = keep * scale                           # 0 or 1/(1-rate)
+            if self.mask_source is not None:
+                keep = self.mask_source(x.shape, x.dtype)
+            else:                                         # U: a function of this call's key and i
+                keep = random.counter_uniform(random.new_key(self.rng), x.shape) >= np.float32(self.rate)
+            mask = keep * scale                           # 0 or 1/(1-rate)
+            a = x * mask
         self.cache = mask
-        return x * mask
+        return a
 
     def backward(self, da, need_dx=True):
         """``dx = da * mask`` (identity when the forward pass was the identity)."""
@@ -329,7 +283,7 @@ class Dropout(Layer):
         if mask is None:
             return da
         if backend.fast():
-            return np.multiply(da, mask, out=self.buffer("dx", da.shape, da.dtype))
+            return fast.multiply(self, "dx", da, mask)    # the line below, into a reused array
         return da * mask
 
     def get_config(self):
@@ -357,5 +311,4 @@ class Flatten(Layer):
         return {"name": self.name, "input_shape": self.input_shape}
 
 
-from .conv import Conv2D, MaxPooling2D  # noqa: E402,F401  (conv.py builds on Layer, above)
-LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Dropout, Flatten, Softmax, Conv2D, MaxPooling2D)}
+registry.register(Dense, Activation, Dropout, Flatten, Softmax)       # the layers a model file may name

@@ -46,14 +46,15 @@ The loss objects
 them to ``compile`` (or the names ``'categorical_crossentropy'``, ``'sparse_categorical_crossentropy'``),
 or call them, ``loss_fn(y_true, y_pred)``, for the batch's loss as a 0-d :class:`~nnscratch.tensor.Tensor`
 (``.numpy()`` works; it is NumPy underneath).  A model trains through their
-:meth:`Loss.value_and_gradient` and :meth:`Loss.logits_value_and_gradient`, where the Numba kernel sits
-beside each plain formula (``kernels.py``).
+:meth:`Loss.value_and_gradient` and :meth:`Loss.logits_value_and_gradient`, where the engine's fused
+pass (``engine/fast.py``) sits in one line beside each plain formula.
 """
 import warnings
 
 import numpy as np
 
 from . import backend, checks
+from .engine import fast
 from .tensor import Tensor
 
 EPSILON = 1e-7   # keras.config.epsilon()
@@ -138,21 +139,15 @@ def sparse_categorical_crossentropy_gradient(labels, p):
     return (g / len(labels)).astype(p.dtype, copy=False)
 
 
-def one_hot(labels, num_classes, dtype, out=None):
-    """``y_ij = [j == labels_i]``: ``(N,) -> (N, C)``, into ``out`` if given."""
+def one_hot(labels, num_classes, dtype):
+    """``y_ij = [j == labels_i]``: ``(N,) -> (N, C)``."""
     labels = np.asarray(labels).astype(np.int64, copy=False)
-    y = np.zeros((len(labels), num_classes), dtype) if out is None else out
-    if out is not None:
-        y[...] = 0
+    y = np.zeros((len(labels), num_classes), dtype)
     y[np.arange(len(labels)), labels] = 1
     return y
 
 
 # ============================================================================ the loss objects
-def _new_array(name, shape, dtype):
-    return np.empty(shape, dtype)
-
-
 class Loss:
     """A Keras loss object: ``loss_fn(y_true, y_pred)`` and the two methods a model trains with.
 
@@ -193,7 +188,7 @@ class Loss:
         return Tensor(np.asarray(self.value(y, p), dtype=self.dtype))
 
     # --------------------------------------------------------------------- used in training
-    def rows(self, y, num_classes, dtype, buffer=_new_array):
+    def rows(self, y, num_classes, dtype, owner=None):
         """The targets as rows ``(N, C)`` (one-hot for integer labels), for the fused form 2."""
         return y
 
@@ -203,24 +198,21 @@ class Loss:
             return softmax_crossentropy_from_logits(self.rows(y, pred.shape[-1], pred.dtype), pred)
         return self.probability_value(y, pred)
 
-    def value_and_gradient(self, y, pred, buffer=_new_array):
+    def value_and_gradient(self, y, pred, owner=None):
         """``(L, dL/d pred)`` for the model's output ``pred (N, C)``: form 2 with ``z = pred`` if
-        ``from_logits``, else the probability formula.  The fast path writes into arrays from
-        ``buffer(name, shape, dtype)`` (the output layer's ``Layer.buffer``), valid until the next call."""
+        ``from_logits``, else the probability formula.  ``owner``: the output layer, whose work arrays
+        the fast path writes into (valid until the next call); None: new arrays."""
         if self.from_logits:
-            return self.logits_value_and_gradient(y, pred, None, buffer)
-        return self.probability_value_and_gradient(y, pred, buffer)
+            return self.logits_value_and_gradient(y, pred, None, owner)
+        return self.probability_value_and_gradient(y, pred, owner)
 
-    def logits_value_and_gradient(self, y, z, p=None, buffer=_new_array):
+    def logits_value_and_gradient(self, y, z, p=None, owner=None):
         """Form 2 on logits ``z (N, C)``: ``L = mean(logsumexp(z) - y.z)`` and ``dL/dz = (p - y) / N``
         with ``p = softmax(z)``.  ``p``: the model's ``softmax(z)`` where it has one (a softmax output
         layer's output; the fast path writes the same values into it again), else None."""
-        y = self.rows(y, z.shape[-1], z.dtype, buffer)
+        y = self.rows(y, z.shape[-1], z.dtype, owner)
         if backend.fast():
-            from .kernels import softmax_crossentropy
-            p = buffer("loss_softmax", z.shape, z.dtype) if p is None else p
-            dz = buffer("loss_gradient", z.shape, z.dtype)
-            return softmax_crossentropy(z, y, p, dz), dz               # p = softmax(z), L, dz in one pass
+            return fast.softmax_crossentropy(owner, y, z, p)      # p = softmax(z), L and dz in one pass
         if p is None:
             from .activations import softmax
             p = softmax(z)
@@ -255,13 +247,10 @@ class CategoricalCrossentropy(Loss):
     def probability_value(self, y, p):
         return categorical_crossentropy(y, p)
 
-    def probability_value_and_gradient(self, y, p, buffer=_new_array):
-        """Form 1: ``L`` and ``dL/dp``; the fast path in one Numba pass (``kernels.crossentropy``)."""
+    def probability_value_and_gradient(self, y, p, owner=None):
+        """Form 1: ``L`` and ``dL/dp``."""
         if backend.fast():
-            from .kernels import crossentropy
-            dp = buffer("loss_gradient", p.shape, p.dtype)
-            dt = p.dtype.type
-            return crossentropy(p, y, dp, dt(EPSILON), dt(1 - EPSILON)), dp
+            return fast.crossentropy(owner, y, p, EPSILON)      # the line below, in one pass
         return categorical_crossentropy(y, p), categorical_crossentropy_gradient(y, p)
 
     def classes(self, y):
@@ -284,14 +273,17 @@ class SparseCategoricalCrossentropy(Loss):
                              "use ignore_class=None")
         super().__init__(from_logits, reduction, name, dtype)
 
-    def rows(self, labels, num_classes, dtype, buffer=_new_array):
+    def rows(self, labels, num_classes, dtype, owner=None):
         """``one_hot(labels) : (N,) -> (N, C)``, the rows form 2 takes."""
-        return one_hot(labels, num_classes, dtype, out=buffer("loss_targets", (len(labels), num_classes), dtype))
+        labels = np.asarray(labels).astype(np.int64, copy=False)
+        if backend.fast():
+            return fast.one_hot(owner, labels, num_classes, dtype)   # the line below, into a reused array
+        return one_hot(labels, num_classes, dtype)
 
     def probability_value(self, labels, p):
         return sparse_categorical_crossentropy(labels, p)
 
-    def probability_value_and_gradient(self, labels, p, buffer=_new_array):
+    def probability_value_and_gradient(self, labels, p, owner=None):
         """Form 3: ``L`` and ``dL/dp`` (plain NumPy on both backends)."""
         return sparse_categorical_crossentropy(labels, p), sparse_categorical_crossentropy_gradient(labels, p)
 

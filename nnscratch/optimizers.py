@@ -8,10 +8,10 @@ Keras stores ``learning_rate`` in a float32 variable and casts the Python-float 
 through float32 (``ops.cast(0.9, float64)`` is ``float64(float32(0.9))``).  We do the same, so a
 float64 model takes the same steps as Keras to ~1e-15.
 
-Fast path: on the ``'numba'`` backend ``apply`` hands all parameters to one kernel
-(``kernels.adam_update`` / ``sgd_update`` / ``rmsprop_update``) that makes one pass over each, bit for bit the same
-arithmetic as the loop written out in ``_update``.  An update is all-or-nothing: Ctrl-C during
-``apply`` is delivered after the last parameter has moved, never between two of them.
+Each optimizer's :meth:`update` is its rule, written out as a loop over the parameters.  On the
+``'numba'`` backend it hands all parameters to the engine in one line (``engine/fast.py``), which
+makes one pass over each, bit for bit the same arithmetic as the loop.  An update is all-or-nothing:
+Ctrl-C during ``apply`` is delivered after the last parameter has moved, never between two of them.
 """
 import math
 import numbers
@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from . import backend
+from .engine import fast
 from .utils import interrupts_deferred
 
 
@@ -50,33 +51,21 @@ class Optimizer:
         self.iterations = 0
         self.state = {}          # name -> list of arrays, one per parameter; created by build()
         self.built = False
-        self._flat = None        # fast path: (params, grads, slots) as 1-D views, made once
 
     def build(self, params):
         """Create the state slots (zeros shaped like each parameter)."""
         self.iterations = 0
         self.state = {slot: [np.zeros_like(p) for p in params] for slot in self.slots}
         self.built = True
-        self._flat = None
 
     def apply(self, params, grads):
-        """One step: update every parameter in place from its gradient; ``iterations += 1``."""
+        """One step: update every parameter in place from its gradient (:meth:`update`);
+        ``iterations += 1``."""
         if not self.built:
             self.build(params)
         with interrupts_deferred():
-            self._update(params, grads)
+            self.update(params, grads)
             self.iterations += 1
-
-    def _flat_views(self, params, grads):
-        """1-D views of every parameter, gradient and state slot, for the fast kernels (no copies).
-        Made again only when the model hands over different arrays."""
-        same = self._flat is not None and len(self._flat[0]) == 2 * len(params) and all(
-            a is b for a, b in zip(self._flat[0], list(params) + list(grads)))
-        if not same:
-            flat = lambda arrays: tuple(a.reshape(-1) for a in arrays)   # noqa: E731
-            self._flat = (list(params) + list(grads), flat(params), flat(grads),
-                          tuple(flat(self.state[slot]) for slot in self.slots))
-        return self._flat[1:]
 
     def get_config(self):
         return {"name": self.name, "learning_rate": self.learning_rate}
@@ -98,20 +87,16 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.slots = ("velocity",) if self.momentum != 0 else ()
 
-    def _update(self, params, grads):
+    def update(self, params, grads):
+        """``w -= lr * g`` for every parameter ``w`` and its gradient ``g`` (momentum: see the class)."""
+        lr = _through_float32(self.learning_rate, params[0].dtype)
+        mu = _through_float32(self.momentum, params[0].dtype)
         if backend.fast():
-            ws, gs, slots = self._flat_views(params, grads)
-            dtype = params[0].dtype
-            from .kernels import sgd_update
-            sgd_update(ws, gs, slots[0] if slots else ws[:0], _through_float32(self.learning_rate, dtype),
-                       _through_float32(self.momentum, dtype), self.nesterov)
-            return
+            return fast.sgd_update(self, params, grads, lr, mu)   # the loop below, one pass per parameter
         for i, (w, g) in enumerate(zip(params, grads)):
-            lr = _through_float32(self.learning_rate, w.dtype)
             if self.momentum == 0:
                 w -= g * lr
                 continue
-            mu = _through_float32(self.momentum, w.dtype)
             v = self.state["velocity"][i]
             v *= mu
             v -= g * lr                           # v = mu * v - lr * g
@@ -153,21 +138,18 @@ class Adam(Optimizer):
         beta_2_power = _through_float32(self.beta_2, dtype) ** dt(t)
         return _through_float32(self.learning_rate, dtype) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
 
-    def _update(self, params, grads):
-        if backend.fast():
-            dt = params[0].dtype.type
-            from .kernels import adam_update
-            ws, gs, (ms, vs) = self._flat_views(params, grads)
-            adam_update(ws, gs, ms, vs, dt(1 - self.beta_1), dt(1 - self.beta_2),
-                        dt(self._alpha(params[0].dtype)), dt(self.epsilon))
-            return
-        for i, (w, g) in enumerate(zip(params, grads)):
-            dt = w.dtype.type
-            alpha = self._alpha(w.dtype)
-            m, v = self.state["m"][i], self.state["v"][i]
-            m += (g - m) * dt(1 - self.beta_1)
-            v += (g * g - v) * dt(1 - self.beta_2)
-            w -= m * alpha / (np.sqrt(v) + dt(self.epsilon))
+    def update(self, params, grads):
+        """The four lines of the class docstring for every parameter ``w``, its gradient ``g`` and its
+        moments ``m``, ``v``."""
+        dt = params[0].dtype.type
+        alpha = dt(self._alpha(params[0].dtype))          # lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        one_minus_beta_1, one_minus_beta_2, eps = dt(1 - self.beta_1), dt(1 - self.beta_2), dt(self.epsilon)
+        if backend.fast():                                # the loop below, in one pass per parameter
+            return fast.adam_update(self, params, grads, one_minus_beta_1, one_minus_beta_2, alpha, eps)
+        for w, g, m, v in zip(params, grads, self.state["m"], self.state["v"]):
+            m += (g - m) * one_minus_beta_1               # m = beta_1 m + (1 - beta_1) g
+            v += (g * g - v) * one_minus_beta_2           # v = beta_2 v + (1 - beta_2) g^2
+            w -= m * alpha / (np.sqrt(v) + eps)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
@@ -205,30 +187,26 @@ class RMSprop(Optimizer):
         self.slots = (("velocity",) + (("momentum",) if self.momentum > 0 else ())
                       + (("average_gradient",) if self.centered else ()))
 
-    def _update(self, params, grads):
+    def update(self, params, grads):
+        """The rule of the class docstring for every parameter ``w`` and its gradient ``g``."""
         dt = params[0].dtype.type
         lr = _through_float32(self.learning_rate, params[0].dtype)
+        rho, one_minus_rho, mu, eps = dt(self.rho), dt(1 - self.rho), dt(self.momentum), dt(self.epsilon)
         if backend.fast():
-            from .kernels import rmsprop_update
-            ws, gs, slots = self._flat_views(params, grads)
-            slot = dict(zip(self.slots, slots))
-            rmsprop_update(ws, gs, slot["velocity"], slot.get("momentum", ws), slot.get("average_gradient", ws),
-                           dt(self.rho), dt(1 - self.rho), dt(self.momentum), dt(self.epsilon), lr,
-                           self.momentum > 0, self.centered)
-            return
+            return fast.rmsprop_update(self, params, grads, rho, one_minus_rho, mu, eps, lr)   # the loop below
         for i, (w, g) in enumerate(zip(params, grads)):
             v = self.state["velocity"][i]
-            v[...] = dt(self.rho) * v + dt(1 - self.rho) * (g * g)
+            v[...] = rho * v + one_minus_rho * (g * g)
             if self.centered:
                 a = self.state["average_gradient"][i]
-                a[...] = dt(self.rho) * a + dt(1 - self.rho) * g
-                d = v - a * a + dt(self.epsilon)
+                a[...] = rho * a + one_minus_rho * g
+                d = v - a * a + eps
             else:
-                d = v + dt(self.epsilon)
+                d = v + eps
             step = lr * g / np.sqrt(d)
             if self.momentum > 0:
                 m = self.state["momentum"][i]
-                m[...] = dt(self.momentum) * m + step
+                m[...] = mu * m + step
                 w -= m
             else:
                 w -= step

@@ -56,8 +56,7 @@ import zlib
 
 import numpy as np
 
-from . import layers as layers_module
-from . import losses, models, optimizers
+from . import losses, optimizers, registry
 
 FILE_FORMAT = "nnscratch-model-v1"
 MAX_META_CHARS = 1 << 22      # 4 Mi characters; the workshop's 3-layer model needs 1,722, 1,000 layers ~200,000
@@ -391,7 +390,7 @@ class _Plan:
         if not isinstance(spec["name"], str) or spec["dtype"] not in ("float32", "float64"):
             fail(f'the model\'s "name" must be a string and its "dtype" "float32" or "float64", '
                  f"got {spec['name']!r} and {spec['dtype']!r}")
-        self.model = models.Sequential(name=spec["name"], dtype=spec["dtype"])
+        self.model = registry.get("Sequential", kind="model")(name=spec["name"], dtype=spec["dtype"])
         self.dtype = self.model.dtype
         if not isinstance(spec["layers"], list) or not spec["layers"]:
             fail('the model\'s "layers" must be a non-empty list')
@@ -537,13 +536,13 @@ def _plain_value(value, nested=0):
 
 def _layer_from_config(spec, i, fail):
     """The layer ``{"class_name": ..., "config": ...}`` describes, constructed (not built), after checking
-    the class is in ``LAYER_CLASSES`` and the config keys are arguments of its ``__init__``."""
+    the class is a registered layer (``registry.py``) and the config keys are arguments of its ``__init__``."""
     _check_keys(spec, ("class_name", "config"), (), f"layer {i}", fail)
     name = spec["class_name"]
-    cls = layers_module.LAYER_CLASSES.get(name) if isinstance(name, str) else None
+    cls = registry.get(name)
     if cls is None:
         fail(f"layer {i} has unknown class {name!r}; this nnscratch can load "
-             f"{', '.join(layers_module.LAYER_CLASSES)}")
+             f"{', '.join(registry.names())}")
     config = spec["config"]
     accepted, required = _init_parameters(cls)
     _check_keys(config, required, accepted - set(required), f"layer {i} ({name}) config", fail)

@@ -222,11 +222,12 @@ def test_evaluate_and_predict_equal_the_readable_forward_and_loss(make):
 
 
 def test_training_kernels_never_wake_a_second_thread_pool():
-    """The thread policy (backend.py): OpenBLAS owns the cores during training, so no kernel on the
-    training path may be a parallel (OpenMP) Numba function, and fit leaves Numba's settings alone."""
+    """The thread policy (engine/threads.py): OpenBLAS owns the cores during training, so no loop on
+    the training path may be a parallel (OpenMP) Numba function, and fit leaves Numba's settings alone."""
     import numba
-    from nnscratch import kernels
-    jitted = [f for f in vars(kernels).values() if isinstance(f, numba.core.registry.CPUDispatcher)]
+    from nnscratch.engine import conv_loops, loops
+    jitted = [f for module in (loops, conv_loops) for f in vars(module).values()
+              if isinstance(f, numba.core.registry.CPUDispatcher)]
     assert len(jitted) >= 8
     assert [f.__name__ for f in jitted if f.targetoptions.get("parallel")] == []
     before = numba.get_num_threads()

@@ -58,62 +58,35 @@ def test_col2im_is_the_adjoint_of_im2col():
 
 
 # ---------------------------------------------------------------- layers against the definitions
-# the numba backend's two convolutions: im2col + GEMM (direct=False) and the direct loops (direct=True)
-PATHS = [("numpy", False), ("numba", False), ("numba", True)]
 DTYPES = [("float64", 1e-13), ("float32", 2e-6)]
 
 
-def _conv(be, direct, x, dtype, **kw):
+def _conv(be, x, dtype, **kw):
     with backend.use(be):
         layer = Conv2D(**kw)
         layer.build(x.shape[1:], dtype)
-        layer.direct = direct
     return layer
 
 
-@pytest.mark.parametrize("be,direct", PATHS)
+@pytest.mark.parametrize("be", BACKENDS)
 @pytest.mark.parametrize("dtype,atol", DTYPES)
 @pytest.mark.parametrize("padding,strides", GEOMETRIES)
 @pytest.mark.parametrize("activation,use_bias", [("linear", True), ("relu", True), ("tanh", False),
                                                  ("sigmoid", True), ("relu", False)])
-def test_conv2d_forward_equals_the_loops(be, direct, dtype, atol, padding, strides, activation, use_bias):
+def test_conv2d_forward_equals_the_loops(be, dtype, atol, padding, strides, activation, use_bias):
     x = _images(dtype=dtype)
-    layer = _conv(be, direct, x, dtype, filters=3, kernel_size=(3, 2), strides=strides, padding=padding,
+    layer = _conv(be, x, dtype, filters=3, kernel_size=(3, 2), strides=strides, padding=padding,
                   activation=activation, use_bias=use_bias, seed=1)
     if use_bias:
         layer.bias[:] = [0.3, -0.2, 0.1]
     with backend.use(be):
         out = layer.forward(x).copy()
-        assert layer.forward(x) is not None and (layer.cache[1] is None) == (be == "numba" and direct)
+        assert layer.forward(x) is not None
     z = conv.conv_forward_naive(x.astype("float64"), layer.kernel.astype("float64"),
                                 layer.bias.astype("float64") if use_bias else None, strides, padding)
     expected = nnscratch.activations.get(activation).forward(z)
     assert out.shape == (3,) + layer.output_shape == expected.shape and out.dtype == dtype
     np.testing.assert_allclose(out, expected, rtol=0, atol=atol)
-
-
-def test_direct_choice_follows_direct_max_k(monkeypatch):
-    """``Conv2D.direct`` is ``K = kh*kw*C_in <= DIRECT_MAX_K`` (off by default, see conv.py)."""
-    assert not zoo.simple_convnet(seed=0).layers[0].direct
-    monkeypatch.setattr(conv, "DIRECT_MAX_K", 9)
-    model = zoo.simple_convnet(seed=0)
-    assert model.layers[0].direct and not model.layers[2].direct          # K = 9 and K = 288
-
-
-def test_direct_forward_then_numpy_backward():
-    """A layer run forward on the direct kernel and backward on the NumPy path (backends switched in
-    between) rebuilds ``cols`` from the input it kept: the same gradients as the NumPy path alone."""
-    x = _images((2, 7, 6, 1), seed=16)
-    grads = []
-    for forward_backend in ["numba", "numpy"]:
-        layer = _conv("numba", True, x, "float64", filters=8, kernel_size=3, activation="relu", seed=17)
-        with backend.use(forward_backend):
-            a = layer.forward(x)
-        with backend.use("numpy"):
-            layer.backward(np.ones_like(a), need_dx=False)
-        grads.append((layer.d_kernel.copy(), layer.d_bias.copy()))
-    for u, v in zip(*grads):
-        np.testing.assert_allclose(u, v, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("be", BACKENDS)
@@ -135,13 +108,13 @@ def test_maxpool_forward_equals_the_loops(be, padding, strides, pool_size):
 @pytest.mark.parametrize("activation,use_bias", [("relu", True), ("tanh", False), ("linear", True)])
 @pytest.mark.parametrize("need_dx", [True, False])
 def test_fast_backward_equals_the_numpy_expressions(dtype, atol, padding, strides, activation, use_bias, need_dx):
-    """The Numba kernels (im2col, col2im, the direct convolution, pooling) against the plain NumPy path:
+    """The engine's loops (im2col, col2im, pooling) against the plain NumPy path:
     outputs and gradients, in both dtypes; with and without ``dx`` (the model's first layer)."""
     x = _images((4, 9, 8, 2), seed=3, dtype=dtype)
     g = np.random.default_rng(5)
     results = {}
-    for be, direct in PATHS:
-        c = _conv(be, direct, x, dtype, filters=4, kernel_size=3, strides=strides, padding=padding,
+    for be in BACKENDS:
+        c = _conv(be, x, dtype, filters=4, kernel_size=3, strides=strides, padding=padding,
                   activation=activation, use_bias=use_bias, seed=4)
         with backend.use(be):
             p = MaxPooling2D(2, padding=padding)
@@ -153,10 +126,10 @@ def test_fast_backward_equals_the_numpy_expressions(dtype, atol, padding, stride
             dpool = p.backward(grad).copy()
             dx = c.backward(dpool, need_dx=need_dx)
             assert (dx is None) == (not need_dx)
-            results[be, direct] = [a.copy(), dpool, c.d_kernel.copy()] + ([c.d_bias.copy()] if use_bias else []) \
+            results[be] = [a.copy(), dpool, c.d_kernel.copy()] + ([c.d_bias.copy()] if use_bias else []) \
                 + ([dx.copy()] if need_dx else [])
-    for key in PATHS[1:]:
-        for u, v in zip(results[PATHS[0]], results[key]):
+    for key in BACKENDS[1:]:
+        for u, v in zip(results[BACKENDS[0]], results[key]):
             assert u.dtype == v.dtype == dtype
             np.testing.assert_allclose(u, v, rtol=0, atol=atol * max(1, np.abs(u).max()))
 
@@ -189,15 +162,14 @@ def test_maxpool_kernels_equal_the_numpy_expressions(dtype, shape, pool_size, st
 
 
 # --------------------------------------------------------------------------------- gradient checks
-@pytest.mark.parametrize("be,direct", PATHS)
+@pytest.mark.parametrize("be", BACKENDS)
 @pytest.mark.parametrize("padding,strides", GEOMETRIES)
-def test_conv2d_gradient_check(be, direct, padding, strides):
+def test_conv2d_gradient_check(be, padding, strides):
     with backend.use(be):
         for activation, use_bias in [("tanh", True), ("sigmoid", False), ("linear", True), ("relu", True)]:
             layer = Conv2D(3, (3, 2), strides=strides, padding=padding, activation=activation,
                            use_bias=use_bias, seed=6)
             layer.build((6, 7, 2), "float64")
-            layer.direct = direct
             report = gradcheck.check_layer(layer, _images((2, 6, 7, 2), seed=7))
             assert report.passed, str(report)
             assert len(report.rows) == (3 if use_bias else 2)
@@ -346,4 +318,4 @@ def test_keras_surface_has_the_conv_layers():
     import nnscratch as tf
     assert tf.keras.layers.Conv2D is Conv2D and tf.keras.layers.MaxPooling2D is MaxPooling2D
     assert tf.keras.layers.Flatten is Flatten
-    assert nnscratch.layers.LAYER_CLASSES["Conv2D"] is Conv2D
+    assert nnscratch.registry.get("Conv2D") is Conv2D

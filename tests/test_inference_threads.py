@@ -1,6 +1,6 @@
-"""Inference split over rows (``Sequential._infer``, ``backend.split_rows``): ``predict`` and
-``model(x)`` deal their rows out to several threads, each running the model's own ``forward`` on a
-twin with its own work arrays.  These tests force the split on small inputs (3 threads, a few rows
+"""Inference split over rows (``engine/inference.py``, ``engine/threads.split``): ``predict``,
+``evaluate`` and ``model(x)`` deal their rows out to several threads, each running the model's own
+``forward`` on a replica with its own work arrays.  These tests force the split on small inputs (3 threads, a few rows
 each) and check it gives what one thread gives, shares no buffer, sees the weights as they are now,
 and leaves layers it cannot vouch for on one thread.
 
@@ -15,6 +15,8 @@ import pytest
 
 from nnscratch import backend, zoo
 from nnscratch import layers as L
+from nnscratch.conv import Conv2D, MaxPooling2D
+from nnscratch.engine import inference, threads
 from nnscratch.models import Sequential
 
 THREADS = 3
@@ -22,29 +24,29 @@ THREADS = 3
 
 @pytest.fixture
 def split(monkeypatch):
-    """Force the split: 3 threads from 8 rows on; record how many tasks each split_rows call got."""
+    """Force the split: 3 threads from 8 rows on; record how many tasks each threads.split call got."""
     calls = []
-    real = backend.split_rows
+    real = threads.split
 
     def spy(tasks):
         calls.append(len(tasks))
         return real(tasks)
 
-    monkeypatch.setattr(backend, "MIN_ROWS_PER_THREAD", 8)
-    monkeypatch.setattr(backend, "_blas_threads", lambda: THREADS)
-    monkeypatch.setattr(backend, "split_rows", spy)
+    monkeypatch.setattr(threads, "MIN_ROWS_PER_THREAD", 8)
+    monkeypatch.setattr(threads, "blas_threads", lambda: THREADS)
+    monkeypatch.setattr(threads, "split", spy)
     with backend.use("numba"):
         yield calls
 
 
 def one_thread(f):
     """``f()`` with the split switched off (every call on the calling thread)."""
-    old = backend.MIN_ROWS_PER_THREAD
-    backend.MIN_ROWS_PER_THREAD = 10 ** 12
+    old = threads.MIN_ROWS_PER_THREAD
+    threads.MIN_ROWS_PER_THREAD = 10 ** 12
     try:
         return np.array(f())
     finally:
-        backend.MIN_ROWS_PER_THREAD = old
+        threads.MIN_ROWS_PER_THREAD = old
 
 
 def mlp(dtype):
@@ -64,7 +66,7 @@ def nested(dtype):
 
 
 def convnet(dtype):
-    m = Sequential([L.Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1), seed=7), L.MaxPooling2D(2),
+    m = Sequential([Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1), seed=7), MaxPooling2D(2),
                     L.Flatten(), L.Dense(5, activation="sigmoid", seed=8)], dtype=dtype)
     m.compile(loss="categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])   # no softmax head
     return m
@@ -140,24 +142,28 @@ def test_every_row_comes_from_its_own_input(split):
         np.testing.assert_array_equal(p[40], p[3])
 
 
-def test_twins_share_the_weights_and_own_their_work_arrays(split):
+def work_arrays(layer):
+    return list(layer.__dict__.get("_work", {}).values())
+
+
+def test_replicas_share_the_weights_and_own_their_work_arrays(split):
     m = mlp("float32")
     m(inputs(m))
-    twins = m._twins(THREADS - 1)
-    assert len(m._twin_buffers) == THREADS - 1
-    for twin in twins:
-        for mine, theirs in zip(m.layers, twin.layers):
+    replicas = inference.replicas(m, THREADS - 1)
+    assert len(m._replica_work) == THREADS - 1
+    for replica in replicas:
+        for mine, theirs in zip(m.layers, replica.layers):
             assert type(theirs) is type(mine) and theirs is not mine
             assert all(a is b for a, b in zip(mine.weights, theirs.weights))
-            assert all(t is not b for t in theirs._buffers.values() for b in mine._buffers.values())
-    buffers = [buf for twin in twins for layer in twin.layers for buf in layer._buffers.values()]
-    buffers += [buf for layer in m.layers for buf in layer._buffers.values()]
+            assert all(t is not b for t in work_arrays(theirs) for b in work_arrays(mine))
+    buffers = [buf for replica in replicas for layer in replica.layers for buf in work_arrays(layer)]
+    buffers += [buf for layer in m.layers for buf in work_arrays(layer)]
     assert len(buffers) > 2 * THREADS
     assert not any(np.shares_memory(a, b) for i, a in enumerate(buffers) for b in buffers[i + 1:])
 
 
 def test_new_weights_are_used_by_every_thread(split):
-    """Twins are made afresh each call, so weights set (or trained) since the last call count."""
+    """Replicas are made afresh each call, so weights set (or trained) since the last call count."""
     m = mlp("float64")
     x = inputs(m)
     before = np.array(m.predict(x, verbose=0))
@@ -185,64 +191,60 @@ def test_a_layer_of_your_own_keeps_the_model_on_one_thread(split):
     m(x)
     m.predict(x, verbose=0)
     assert split == [1, 1]
-    assert m._twin_buffers == []
+    assert m.__dict__.get("_replica_work", []) == []
 
 
 def test_training_mode_and_the_numpy_backend_stay_on_one_thread(split):
+    """The numpy backend runs the plain loops of training.py: the engine is never called."""
     m = mlp("float32")
     x = inputs(m)
     with backend.use("numpy"):
-        assert backend.inference_threads(10 ** 6) == 1
         m(x)
         m.predict(x, verbose=0)
-    assert split == [1, 1]
-    split.clear()
+        m.evaluate(x, np.eye(5)[np.arange(len(x)) % 5], verbose=0)
+    assert split == []
     m(x, training=True)                       # dropout draws its masks in order: no split at all
     assert split == []
 
 
 def test_the_default_policy_is_one_thread_per_blas_thread_and_enough_rows():
-    with backend.use("numba"):
-        cores = backend._blas_threads()
-        assert backend.inference_threads(10_000) == max(1, min(cores, 10_000 // backend.MIN_ROWS_PER_THREAD))
-        assert backend.inference_threads(backend.MIN_ROWS_PER_THREAD - 1) == 1
-        assert backend.inference_threads(32) == 1
+    cores = threads.blas_threads()
+    assert threads.inference_threads(10_000) == max(1, min(cores, 10_000 // threads.MIN_ROWS_PER_THREAD))
+    assert threads.inference_threads(threads.MIN_ROWS_PER_THREAD - 1) == 1
+    assert threads.inference_threads(32) == 1
 
 
-def test_direct_call_rows_cuts_each_share_into_equal_pieces():
-    with backend.use("numba"):
-        assert backend.direct_call_rows(10_000, 2) == 1000          # 5 pieces of 1,000 per thread
-        assert backend.direct_call_rows(10_000, 1) == 1000
-        assert backend.direct_call_rows(5_000, 2) == 834            # 3 pieces each, not 1,024 + 1,024 + 452
-        assert backend.direct_call_rows(backend.CHUNK_ROWS, 1) == backend.CHUNK_ROWS
-        assert backend.direct_call_rows(100, 1) == 100
-        for n in range(1, 5000, 97):
-            for threads in (1, 2, 3, 16):
-                rows = backend.direct_call_rows(n, threads)
-                share = -(-n // threads)
-                assert rows <= backend.CHUNK_ROWS and -(-share // rows) == -(-share // backend.CHUNK_ROWS)
-    with backend.use("numpy"):
-        assert backend.direct_call_rows(10_000, 1) == 10_000        # the plain code: one forward
+def test_pieces_cut_each_share_into_equal_pieces():
+    assert inference.pieces(10_000, 2) == 1000          # 5 pieces of 1,000 per thread
+    assert inference.pieces(10_000, 1) == 1000
+    assert inference.pieces(5_000, 2) == 834            # 3 pieces each, not 1,024 + 1,024 + 452
+    assert inference.pieces(inference.CHUNK_ROWS, 1) == inference.CHUNK_ROWS
+    assert inference.pieces(100, 1) == 100
+    for n in range(1, 5000, 97):
+        for n_threads in (1, 2, 3, 16):
+            rows = inference.pieces(n, n_threads)
+            share = -(-n // n_threads)
+            assert rows <= inference.CHUNK_ROWS and -(-share // rows) == -(-share // inference.CHUNK_ROWS)
 
 
 def test_the_direct_call_goes_through_forward_in_pieces_and_gives_every_row(split, monkeypatch):
     """model(x) on the numba backend: each thread's rows go through forward in pieces of at most
     CHUNK_ROWS rows; together they are every row once, and the output is one forward's."""
-    monkeypatch.setattr(backend, "CHUNK_ROWS", 10)
+    monkeypatch.setattr(inference, "CHUNK_ROWS", 10)
     m = mlp("float64")
     x = inputs(m)
     seen = []
-    twins = m._twins(THREADS - 1)                  # made before the spies, so each has its own
-    for model in [m] + twins:
+    replicas = inference.replicas(m, THREADS - 1)      # made before the spies, so each has its own
+    for model in [m] + replicas:
         first = model.layers[0]
         real = first.forward
         first.forward = lambda a, training=False, real=real: seen.append(len(a)) or real(a, training)
-    monkeypatch.setattr(m, "_twins", lambda count: twins[:count])
+    monkeypatch.setattr(inference, "replicas", lambda model, count: replicas[:count])
     got = np.array(m(x))
     assert split == [THREADS]
     assert sum(seen) == len(x) and max(seen) <= 10 and len(seen) == THREADS * 4    # 34 rows each: 4 x 9
-    kept = [b for layer in m.layers for b in layer._buffers.values()]
-    kept += [b for twin in m._twin_buffers for bufs in twin.values() for b in bufs.values()]
+    kept = [b for layer in m.layers for b in work_arrays(layer)]
+    kept += [b for replica in m._replica_work for arrays in replica.values() for b in arrays.values()]
     assert kept and max(b.shape[0] for b in kept) <= 10           # work arrays of a piece, not of all rows
     with backend.use("numpy"):
         seen.clear()
@@ -264,19 +266,19 @@ def test_split_rows_waits_for_every_thread_and_raises_and_restores_blas():
     def bad():
         raise ValueError("row 7 is broken")
 
-    before = backend._blas_threads()
-    assert backend.split_rows([lambda: "first", slow, lambda: 3]) == ["first", "slow", 3]
+    before = threads.blas_threads()
+    assert threads.split([lambda: "first", slow, lambda: 3]) == ["first", "slow", 3]
     finished.clear()
     with pytest.raises(ValueError, match="row 7 is broken"):
-        backend.split_rows([bad, slow])
+        threads.split([bad, slow])
     assert len(finished) == 1 and finished[0].startswith("nnscratch-rows")   # slow had finished
     with pytest.raises(ValueError, match="row 7 is broken"):
-        backend.split_rows([slow, bad])
-    assert backend._blas_threads() == before
+        threads.split([slow, bad])
+    assert threads.blas_threads() == before
 
 
 def test_blas_runs_on_one_thread_inside_the_split():
-    assert backend.split_rows([backend._blas_threads, backend._blas_threads]) == [1, 1]
+    assert threads.split([threads.blas_threads, threads.blas_threads]) == [1, 1]
 
 
 def test_the_progress_bar_counts_every_batch(split, capsys):
@@ -293,22 +295,22 @@ def test_real_mnist_sized_call_splits_on_this_machine():
     m = zoo.mlp(seed=0)
     x = np.random.default_rng(1).random((10_000, 784), dtype=np.float32)
     with backend.use("numba"):
-        threads = backend.inference_threads(len(x))
+        n_threads = threads.inference_threads(len(x))
         got = np.array(m(x))
         expected = one_thread(lambda: m(x))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
-    assert len(m._twin_buffers) == threads - 1
+    assert len(m.__dict__.get("_replica_work", [])) == n_threads - 1
 
 
 def _split_in_child(queue):
-    queue.put(backend.split_rows([lambda: 1, lambda: 2]))
+    queue.put(threads.split([lambda: 1, lambda: 2]))
 
 
 def test_a_forked_child_gets_its_own_row_threads():
     """After a split, the parent's pool holds threads a fork() child does not have; the child must
     make its own pool instead of waiting forever on threads that are not there."""
     import multiprocessing
-    backend.split_rows([lambda: 0, lambda: 0])               # the parent's pool exists
+    threads.split([lambda: 0, lambda: 0])                    # the parent's pool exists
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
     child = ctx.Process(target=_split_in_child, args=(queue,))

@@ -484,13 +484,13 @@ def test_chaos_rule_catches_a_float32_only_bug(monkeypatch):
     trajectory = cmp.compare_steps(report, nn, km, x, y, steps=100, via="fit")
     if not report.ok:                                                  # no bug: passes the rule
         _assert_miss_only_after_chaos_horizon(*args, nn, km, x, y, trajectory, report)
-    original = nn_opt.SGD._update
+    original = nn_opt.SGD.update
 
     def momentum_bug(self, params, grads):
         if params[0].dtype == np.float32:
             monkeypatch.setattr(self, "momentum", 0.9 * 0.95)
         return original(self, params, grads)
-    monkeypatch.setattr(nn_opt.SGD, "_update", momentum_bug)
+    monkeypatch.setattr(nn_opt.SGD, "update", momentum_bug)
     report = _report("float32")
     trajectory = cmp.compare_steps(report, nn, km, x, y, steps=100, via="fit")
     assert not report.ok

@@ -67,24 +67,37 @@ def test_optimizer_hyperparameters_are_checked(make, match):
 # ------------------------------------------------------------------------------- torn or lost state
 @pytest.mark.parametrize("name", ["numpy", "numba"])
 def test_ctrl_c_during_an_update_is_delivered_after_it(monkeypatch, data, name):
-    """SIGINT arrives after the optimizer has updated the first parameter (numpy backend: the loop
-    asks for the second parameter's step size): the update still completes for every parameter and
-    slot (all-or-nothing), then KeyboardInterrupt is raised."""
+    """SIGINT arrives in the middle of the optimizer's update (numpy backend: after the loop has updated
+    the first parameter; numba: as the update starts): the update still completes for every parameter
+    and slot (all-or-nothing), then KeyboardInterrupt is raised."""
     x, y = data
+
+    class InterruptAfterFirst(list):
+        """The optimizer's list of first moments: Ctrl-C once the update's loop has taken the first one
+        (the first time it is walked: the checks below walk it again)."""
+        fired = False
+
+        def __iter__(self):
+            for i, item in enumerate(list.__iter__(self)):
+                if i == 1 and not self.fired:
+                    self.fired = True
+                    signal.raise_signal(signal.SIGINT)
+                yield item
+
     with backend.use(name):
         m = model()
         m.fit(x, y, batch_size=8, epochs=1, verbose=0)
         reference = model()
         reference.fit(x, y, batch_size=8, epochs=1, verbose=0)
         original = optimizers.Adam._alpha
-        calls = {"n": 0}
 
         def interrupted(self, dtype):
-            calls["n"] += 1
-            if calls["n"] == 2 or name == "numba":
-                signal.raise_signal(signal.SIGINT)    # Ctrl-C in the middle of the update
+            signal.raise_signal(signal.SIGINT)        # Ctrl-C as the fused update starts
             return original(self, dtype)
-        monkeypatch.setattr(optimizers.Adam, "_alpha", interrupted)
+        if name == "numba":
+            monkeypatch.setattr(optimizers.Adam, "_alpha", interrupted)
+        else:
+            m.optimizer.state["m"] = InterruptAfterFirst(m.optimizer.state["m"])
         xb, yb = x[:8].astype(np.float32), y[:8].astype(np.float32)
         with pytest.raises(KeyboardInterrupt):
             m.train_on_batch(xb, yb)

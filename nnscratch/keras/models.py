@@ -5,6 +5,7 @@ nnscratch does not implement (``model.predict_classes``, ``model.fit_generator``
 :class:`~nnscratch.keras.NotImplementedInNnscratch` naming it, instead of a bare ``AttributeError``.
 """
 from .. import models as _models
+from .. import saving as _saving
 from ._missing import NotImplementedInNnscratch, message, missing_attribute
 
 _METHODS = ["add", "compile", "fit", "evaluate", "predict", "summary", "get_weights", "set_weights",
@@ -24,7 +25,7 @@ class Sequential(_models.Sequential):
 
 def load_model(path):
     """``tf.keras.models.load_model`` for files written by ``model.save`` (nnscratch's ``.npz`` format)."""
-    model = _models.load_model(path)
+    model = _saving.load_model(path)
     model.__class__ = Sequential
     return model
 

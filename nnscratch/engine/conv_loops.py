@@ -1,24 +1,20 @@
-"""Numba kernels for ``conv.py``: each computes one NumPy expression of ``Conv2D``/``MaxPooling2D``.
+"""Numba loops for ``conv.py``: each computes one NumPy expression of ``Conv2D``/``MaxPooling2D``.
 
-Read ``conv.py`` first (the definitions and the im2col formulation); each method there calls its
-kernel right beside the plain expression it replaces.  Conventions as in ``kernels.py``: kernels
-write into arrays they are given, never allocate, ``cache=True``, and run serially on the calling
-thread (no ``prange``: OpenBLAS owns the cores for the matrix products, see ``backend.py``).
-Padding is handled by index arithmetic: no padded copy of the input is made.
+Read ``conv.py`` first (the definitions and the im2col formulation); each method there hands its work
+to ``engine/fast.py`` in one line beside the plain expression it replaces.  Conventions as in
+``loops.py``: loops write into arrays they are given, never allocate, ``cache=True``, and run serially
+on the calling thread (no ``prange``: OpenBLAS owns the cores for the matrix products, see
+``threads.py``).  Padding is handled by index arithmetic: no padded copy of the input is made.
 
 Speed: the innermost loop of every kernel runs over the channel axis, contiguous in memory
 (channels-last), with no branch inside it, so LLVM turns it into SIMD instructions; comparisons
-become selects (``v if v > m else m``) rather than ``if`` statements around stores.  The direct
-convolution (:func:`conv_direct_forward`, :func:`conv_direct_backward`) serves layers whose
-``K = kh*kw*C`` is small (the first layer of an MNIST convnet: ``K = 9``): there im2col + GEMM moves
-``K`` times the input through memory for a product BLAS does poorly, and the fused loops win.
-After editing a kernel here or the ``_activate_row`` / ``_derivative_times`` it calls, delete
-``nnscratch/__pycache__/*.nb*`` (see ``kernels.py``).
+become selects (``v if v > m else m``) rather than ``if`` statements around stores.  (A direct
+convolution without im2col was measured and removed: ``docs/speed.md#direct-convolution``.)
 """
 import numpy as np
 from numba import njit
 
-from .kernels import _activate_row, _derivative_times, _opts
+from .loops import _opts
 
 
 @njit(**_opts)
@@ -186,91 +182,3 @@ def maxpool_backward(da, arg, ph, pw, sh, sw, pt, pl, dx):
                     h, w = r * sh + k // pw - pt, c * sw + k % pw - pl
                     if 0 <= h < H and 0 <= w < W:
                         dx[n, h, w, ch] += da[n, r, c, ch]
-
-
-# ============================================================ direct convolution (small K = kh*kw*C)
-@njit(**_opts)
-def conv_direct_forward(x, w, b, act, sh, sw, pt, pl, z, a):
-    """``z[n, r, c, :] = b + sum_{i, j, ch} xp[n, r*sh + i, c*sw + j, ch] * w[i, j, ch, :]`` and
-    ``a = activation(z)``, one output pixel at a time (``Conv2D.forward`` without im2col; the
-    definition ``conv.conv_forward_naive`` with the filter axis innermost).  ``x (N, H, W, C)``,
-    ``w (kh, kw, C, F)``, ``b (F,)`` or ``(0,)`` (no bias), ``z`` and ``a (N, OH, OW, F)``; ``a`` may be
-    ``z`` itself (linear and relu).  Cells of ``xp`` outside ``x`` are the zero padding: skipped."""
-    N, H, W, C = x.shape
-    kh, kw, _, F = w.shape
-    OH, OW = z.shape[1], z.shape[2]
-    with_bias = b.size > 0
-    for n in range(N):
-        for r in range(OH):
-            for c in range(OW):
-                zz = z[n, r, c]
-                for f in range(F):
-                    zz[f] = b[f] if with_bias else 0
-                for i in range(kh):
-                    h = r * sh + i - pt
-                    if h < 0 or h >= H:
-                        continue
-                    for j in range(kw):
-                        col = c * sw + j - pl
-                        if col < 0 or col >= W:
-                            continue
-                        for ch in range(C):
-                            xv = x[n, h, col, ch]
-                            for f in range(F):
-                                zz[f] += xv * w[i, j, ch, f]
-                _activate_row(zz, act, a[n, r, c])
-
-
-@njit(**_opts)
-def conv_direct_backward(x, z, a, da, act, sh, sw, pt, pl, dw, db, dz, work):
-    """``dz = activation'(z) * da``; ``dW[i, j, ch, :] = sum_{n, r, c} xp[n, r*sh + i, c*sw + j, ch] * dz[n, r, c, :]``;
-    ``db = sum_{n, r, c} dz[n, r, c, :]``: ``Conv2D.backward``'s ``cols.T @ dz`` and ``dz.sum`` in one
-    pass over ``da`` without im2col and without writing ``dz`` (unless ``dz`` has entries: the layer
-    then also needs ``dx``).  ``x (N, H, W, C)``, ``z, a, da (N, OH, OW, F)``, ``dw (kh, kw, C, F)``,
-    ``db (F,)`` or ``(0,)``, ``dz (N, OH, OW, F)`` or ``(0, 0, 0, 0)``.  Activation codes 0-3.
-
-    ``work (kh*kw*C + 2, F)``: row 0 holds one pixel's ``dz``; the other rows one image's partial
-    sums of ``dW`` and ``db``, added to the totals image by image (sums of ~700 terms, not ~90,000,
-    so float32 rounding stays at the level of a blocked BLAS product)."""
-    N, H, W, C = x.shape
-    kh, kw, _, F = dw.shape
-    OH, OW = da.shape[1], da.shape[2]
-    K = kh * kw * C
-    with_db, with_dz = db.size > 0, dz.size > 0
-    g = work[0]
-    dwn = work[1:K + 1]
-    dbn = work[K + 1]
-    dw2 = dw.reshape(K, F)
-    dw2[...] = 0
-    if with_db:
-        db[...] = 0
-    for n in range(N):
-        work[1:, :] = 0
-        for r in range(OH):
-            for c in range(OW):
-                for f in range(F):
-                    gf = _derivative_times(act, z[n, r, c, f], a[n, r, c, f], da[n, r, c, f])
-                    g[f] = gf
-                    dbn[f] += gf
-                if with_dz:
-                    for f in range(F):
-                        dz[n, r, c, f] = g[f]
-                for i in range(kh):
-                    h = r * sh + i - pt
-                    if h < 0 or h >= H:
-                        continue
-                    for j in range(kw):
-                        col = c * sw + j - pl
-                        if col < 0 or col >= W:
-                            continue
-                        for ch in range(C):
-                            xv = x[n, h, col, ch]
-                            t = (i * kw + j) * C + ch
-                            for f in range(F):
-                                dwn[t, f] += xv * g[f]
-        for t in range(K):
-            for f in range(F):
-                dw2[t, f] += dwn[t, f]
-        if with_db:
-            for f in range(F):
-                db[f] += dbn[f]

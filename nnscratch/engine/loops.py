@@ -1,20 +1,22 @@
-"""Numba kernels: each computes one NumPy expression of a layer, loss or optimizer in one pass.
+"""Numba loops: each computes one NumPy expression of a layer, loss or optimizer in one pass.
 
 Read ``layers.py``, ``activations.py``, ``losses.py`` and ``optimizers.py`` first: they carry the
-math, and each method there calls its kernel right beside the plain expression it replaces
-(``if backend.fast(): kernel(...) else: plain NumPy``).  ``set_backend('numpy')`` runs the plain
-expressions; ``tests/test_kernels.py`` checks every kernel against its expression.
+math.  Each method there hands its work to ``engine/fast.py`` in one line beside the plain
+expression it replaces (``if backend.fast(): ...``), and ``fast.py`` calls a loop of this file after
+checking every array the loop writes into.  ``set_backend('numpy')`` runs the plain expressions;
+``tests/test_kernels.py`` checks every loop against its expression.
 
 Conventions
 -----------
-* Kernels write into arrays they are given (``out=``-style) and never allocate, so a layer can
-  reuse the same buffers for every batch.
+* Loops write into arrays they are given (``out=``-style) and never allocate, so a layer can
+  reuse the same work arrays for every batch (``engine/buffers.py``).  They check nothing:
+  ``fast.py``, which calls them, checks shapes, dtypes and contiguity once per call.
 * ``cache=True`` everywhere: the machine code is stored in ``__pycache__``; a new process loads it
-  in milliseconds instead of compiling for seconds.  Numba does not notice when a kernel *called by*
-  another cached kernel changes (``_adam_one`` inside ``adam_update``): after editing one, delete
-  ``nnscratch/__pycache__/*.nb*`` or the caller may run stale machine code.
-* No ``fastmath``: each kernel performs the operations its NumPy expression writes, in that order,
-  each rounded once in the array's type, so the element-wise kernels equal their expressions bit
+  in milliseconds instead of compiling for seconds.  Numba does not notice when a loop *called by*
+  another cached loop changes (``_adam_one`` inside ``adam_update``): after editing one, delete
+  ``nnscratch/engine/__pycache__/*.nb*`` or the caller may run stale machine code.
+* No ``fastmath``: each loop performs the operations its NumPy expression writes, in that order,
+  each rounded once in the array's type, so the element-wise loops equal their expressions bit
   for bit, given the same ``exp`` and ``tanh`` (``tests/test_kernels.py``; sums over rows or
   columns run in another order than NumPy's).
   Each flag was measured and cost exactness: ``contract`` (FMA: one rounding where the expression
@@ -25,19 +27,17 @@ Conventions
   float32 sigmoid ~20% faster, a price paid for exactness.
 * Constants take the type of the data: Numba types a literal ``1`` as int64, and int64 with float32
   as float64, so ``1 - a`` for a float32 ``a`` would run in float64 (half as many numbers per SIMD
-  instruction, and rounded unlike NumPy's float32 ``1 - a``).  Kernels write ``_as(1, a)``.
+  instruction, and rounded unlike NumPy's float32 ``1 - a``).  Loops write ``_as(1, a)``.
   The row sums of softmax and of the losses start from ``x * 0`` and so do accumulate in float64,
   as they did before this rule: no summation order can match NumPy's pairwise one, and float64 keeps
   them nearer the exact sum (``tests/test_kernels.py`` checks them to a tolerance, not bit for bit).
-* Activations are passed as ``activations.Code`` numbers: 0 linear, 1 sigmoid, 2 relu, 3 tanh,
-  4 softmax (``Activation.code``).
-* Threads: none.  Every kernel runs on the calling thread, between the matrix products that
-  OpenBLAS runs on its own threads, so no second thread pool ever spins beside OpenBLAS's (Numba's
-  OpenMP workers spin-wait after a parallel loop; on a busy machine that stalled whole epochs).
-  Vectorisation needs no threads: ``error_model="numpy"`` lets LLVM vectorise the loops.  At
-  inference over many rows several threads call the same kernel at once, each on its own rows and
-  arrays (``backend.split_rows``): a kernel touches only the arrays it is given, and ``nogil``
-  lets those calls run side by side.
+* Activations are named by :class:`~nnscratch.engine.Fused` (``Activation.fused``).
+* Threads: none.  Every loop runs on the calling thread, between the matrix products that
+  OpenBLAS runs on its own threads, so no second thread pool ever spins beside OpenBLAS's
+  (``engine/threads.py``).  Vectorisation needs no threads: ``error_model="numpy"`` lets LLVM
+  vectorise the loops.  At inference over many rows several threads call the same loop at once,
+  each on its own rows and arrays (``engine/inference.py``): a loop touches only the arrays it is
+  given, and ``nogil`` lets those calls run side by side.
 """
 import math
 
@@ -46,6 +46,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
+
+from . import Fused
 
 # error_model="numpy": a division by zero gives inf/nan as in NumPy instead of raising, so Numba
 # leaves out the per-element zero checks that would keep LLVM from vectorising the loops.
@@ -141,11 +143,11 @@ def _exp_shifted_row(zi, out):
 @njit          # not inline="always": inlined into several loops of one kernel, Numba's IR inliner warns
 def _activate(act, v):
     """``activation(v)`` for one element of an element-wise activation (linear, sigmoid, relu, tanh)."""
-    if act == 1:
+    if act == Fused.SIGMOID:
         return _sigmoid(v)
-    if act == 2:
+    if act == Fused.RELU:
         return max(v, _as(0, v))
-    if act == 3:
+    if act == Fused.TANH:
         return math.tanh(v)
     return v
 
@@ -154,7 +156,7 @@ def _activate(act, v):
 def _activate_row(zi, act, ai):
     """``ai = activation(zi)`` for one row (softmax is row-wise).  ``ai`` may be ``zi`` for an
     element-wise activation: correct, though LLVM then runs the loop's scalar version."""
-    if act == 4:
+    if act == Fused.SOFTMAX:
         m, s = _exp_shifted_row(zi, ai)
         for j in range(zi.size):
             ai[j] /= s
@@ -167,11 +169,11 @@ def _activate_row(zi, act, ai):
 def _derivative_times(act, z, a, g):
     """``activation'(z) * g`` for one element (``activations.*_backward``; softmax is row-wise)."""
     one = _as(1, a)
-    if act == 1:
+    if act == Fused.SIGMOID:
         return g * a * (one - a)
-    if act == 2:
+    if act == Fused.RELU:
         return g if z > 0 else g * _as(0, g)
-    if act == 3:
+    if act == Fused.TANH:
         return g * (one - a * a)
     return g
 
@@ -183,7 +185,7 @@ def activation_forward(z, act, a):
     activation (a convolution without bias applies relu in place: correct, but LLVM then runs the
     loop's scalar version, see :func:`bias_activation_forward`)."""
     N, M = z.shape
-    if act == 4:
+    if act == Fused.SOFTMAX:
         for i in range(N):
             _activate_row(z[i], act, a[i])
         return
@@ -202,7 +204,7 @@ def bias_activation_forward(z, b, act, a):
     fallback, 2-3x slower (and ``z = max(z, 0)`` alone becomes masked stores, slower still on AMD).
     """
     N, M = z.shape
-    if act != 4 and z.ctypes.data == a.ctypes.data:
+    if act != Fused.SOFTMAX and z.ctypes.data == a.ctypes.data:
         for i in range(N):
             for j in range(M):
                 z[i, j] = _activate(act, z[i, j] + b[j])
@@ -216,18 +218,17 @@ def bias_activation_forward(z, b, act, a):
 
 @njit(**_opts)
 def activation_backward(z, a, da, act, dz, db):
-    """``dz = activation'(z) * da`` and, when ``db`` has entries, ``db = dz.sum(axis=0)``, in one pass.
+    """``dz = activation'(z) * da`` and, unless ``db`` is None, ``db = dz.sum(axis=0)``, in one pass.
 
     ``activations.*_backward``: sigmoid ``da*a*(1-a)``, relu ``da*(z>0)``, tanh ``da*(1-a*a)``,
     softmax ``a*(da - sum(da*a, axis=-1))``; the bias gradient is ``Dense.backward``'s
-    ``db = dz.sum(axis=0)``.  ``z, a, da, dz: (N, M)``; ``db: (M,)`` or ``(0,)``.  ``dz`` may be ``da``.
+    ``db = dz.sum(axis=0)``.  ``z, a, da, dz: (N, M)``; ``db: (M,)`` or None.  ``dz`` may be ``da``.
     """
     N, M = da.shape
-    with_db = db.size > 0
-    if with_db:
+    if db is not None:
         for j in range(M):
             db[j] = 0
-    if act == 4:                                    # softmax: each row needs its own sum first
+    if act == Fused.SOFTMAX:                        # softmax: each row needs its own sum first
         for i in range(N):
             g, ai = dz[i], a[i]
             s = da[i, 0] * 0
@@ -235,14 +236,14 @@ def activation_backward(z, a, da, act, dz, db):
                 s += da[i, j] * ai[j]
             for j in range(M):
                 g[j] = ai[j] * (da[i, j] - s)
-                if with_db:
+                if db is not None:
                     db[j] += g[j]
         return
     for i in range(N):                              # element-wise: one pass, no per-row views
         for j in range(M):
             g = _derivative_times(act, z[i, j], a[i, j], da[i, j])
             dz[i, j] = g
-            if with_db:
+            if db is not None:
                 db[j] += g
 
 
@@ -357,7 +358,7 @@ def _adam_one(w, g, m, v, one_minus_beta_1, one_minus_beta_2, alpha, eps):
 
 @njit(**_opts)
 def adam_update(ws, gs, ms, vs, one_minus_beta_1, one_minus_beta_2, alpha, eps):
-    """One Adam step over all parameters (tuples of 1-D views), one pass each: ``Adam.apply``'s
+    """One Adam step over all parameters (tuples of 1-D views), one pass each: ``Adam.update``'s
     ``m += (g - m) * (1 - beta_1); v += (g*g - v) * (1 - beta_2); w -= m * alpha / (sqrt(v) + eps)``.
     NumPy makes about 10 passes over each parameter (and allocates temporaries); this makes one."""
     for p in range(len(ws)):
@@ -384,30 +385,30 @@ def _sgd_momentum_one(w, g, v, lr, momentum, nesterov):
 
 @njit(**_opts)
 def sgd_update(ws, gs, velocities, lr, momentum, nesterov):
-    """One SGD step over all parameters (tuples of 1-D views; ``velocities`` empty without momentum):
-    ``SGD.apply``'s ``w -= g * lr``, or ``v = v * mu - g * lr; w += v`` (Nesterov
+    """One SGD step over all parameters (tuples of 1-D views; ``velocities`` None without momentum):
+    ``SGD.update``'s ``w -= g * lr``, or ``v = v * mu - g * lr; w += v`` (Nesterov
     ``w += v * mu - g * lr``)."""
     for p in range(len(ws)):
-        if len(velocities) == 0:
+        if velocities is None:
             _sgd_one(ws[p], gs[p], lr)
         else:
             _sgd_momentum_one(ws[p], gs[p], velocities[p], lr, momentum, nesterov)
 
 
 @njit(**_opts)
-def _rmsprop_one(w, g, v, m, a, rho, one_minus_rho, momentum, eps, lr, with_momentum, centered):
+def _rmsprop_one(w, g, v, m, a, rho, one_minus_rho, momentum, eps, lr):
     for k in range(w.size):
         gk = g[k]
         vk = rho * v[k] + one_minus_rho * (gk * gk)
         v[k] = vk
-        if centered:
+        if a is not None:                                      # centered
             ak = rho * a[k] + one_minus_rho * gk
             a[k] = ak
             d = vk - ak * ak + eps
         else:
             d = vk + eps
         step = lr * gk / np.sqrt(d)
-        if with_momentum:
+        if m is not None:                                      # with momentum
             mk = momentum * m[k] + step
             m[k] = mk
             w[k] = w[k] - mk
@@ -416,11 +417,19 @@ def _rmsprop_one(w, g, v, m, a, rho, one_minus_rho, momentum, eps, lr, with_mome
 
 
 @njit(**_opts)
-def rmsprop_update(ws, gs, vs, ms, avgs, rho, one_minus_rho, momentum, eps, lr, with_momentum, centered):
-    """One RMSprop step over all parameters (tuples of 1-D views), one pass each: ``RMSprop.apply``'s
+def rmsprop_update(ws, gs, vs, ms, avgs, rho, one_minus_rho, momentum, eps, lr):
+    """One RMSprop step over all parameters (tuples of 1-D views), one pass each: ``RMSprop.update``'s
     ``v = rho*v + (1-rho)*g*g``; centered ``a = rho*a + (1-rho)*g``, ``d = v - a*a + eps``, else
     ``d = v + eps``; ``step = lr*g / sqrt(d)``; ``m = momentum*m + step; w -= m`` or ``w -= step``.
-    ``ms`` / ``avgs`` are only read when ``with_momentum`` / ``centered`` (else any same-typed tuple)."""
-    for p in range(len(ws)):
-        _rmsprop_one(ws[p], gs[p], vs[p], ms[p], avgs[p], rho, one_minus_rho, momentum, eps, lr,
-                     with_momentum, centered)
+    ``ms`` is None without momentum, ``avgs`` None unless centered."""
+    for p in range(len(ws)):             # one condition per `if`: Numba drops the branches a None rules out
+        if ms is None:
+            if avgs is None:
+                _rmsprop_one(ws[p], gs[p], vs[p], None, None, rho, one_minus_rho, momentum, eps, lr)
+            else:
+                _rmsprop_one(ws[p], gs[p], vs[p], None, avgs[p], rho, one_minus_rho, momentum, eps, lr)
+        else:
+            if avgs is None:
+                _rmsprop_one(ws[p], gs[p], vs[p], ms[p], None, rho, one_minus_rho, momentum, eps, lr)
+            else:
+                _rmsprop_one(ws[p], gs[p], vs[p], ms[p], avgs[p], rho, one_minus_rho, momentum, eps, lr)
