@@ -1,0 +1,65 @@
+"""What a run ran on: cores, CPU model, BLAS libraries and kernels, versions, the thread variables, the
+git revision and the date."""
+import datetime
+import os
+import platform
+import subprocess
+
+import numpy as np
+
+from .settings import ENV_KEYS, HERE
+
+
+def machine_info():
+    """Cores, CPU model, BLAS (library, kernel, threads), Numba threads, versions, thread env vars."""
+    from threadpoolctl import threadpool_info
+    model = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {"cores": os.cpu_count(), "cores_usable": len(os.sched_getaffinity(0)), "cpu_model": model,
+            "platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
+            "blas": [{k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
+                     for i in threadpool_info() if i.get("user_api") == "blas"],
+            "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS_") or k in ENV_KEYS}}
+    for dist in ("numba", "tensorflow", "keras", "torch", "threadpoolctl"):
+        info[dist] = _version(dist)
+    try:
+        import numba
+        info["numba_threads"] = numba.config.NUMBA_NUM_THREADS
+    except ImportError:
+        pass
+    info["loadavg_at_start"] = os.getloadavg()
+    return info
+
+
+def _version(dist):
+    """An installed distribution's version without importing it (TensorFlow would start its thread
+    pools in this process); None if it is not installed here (the PyTorch side may use --torch-path)."""
+    from importlib.metadata import PackageNotFoundError, version
+    for name in ([dist + "-cpu", dist] if dist == "tensorflow" else [dist]):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return None
+
+
+def git(*args, cwd=HERE):
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+
+def _now():
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _git_describe():
+    try:
+        return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes" if git(
+            "status", "--porcelain", "--untracked-files=no") else "")
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return None
+
