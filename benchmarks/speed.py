@@ -12,6 +12,8 @@ Protocol (docs/speed.md has the long version):
 
 * every side runs in its own fresh process (this script with ``--worker``, one JSON line back);
   rounds are interleaved, A B C A B C ..., one process per side per round and per workload group;
+* every worker (each side, the GEMM process) runs with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``
+  unset, as on a user's machine, and reports the BLAS kernel OpenBLAS chose (docs/speed.md#blas-kernel);
 * one warm-up epoch per workload (JIT, tracing, caches), then ``epochs`` timed epochs, each with
   ``time.perf_counter`` (wall), ``time.process_time`` (CPU of the whole process, all threads) and
   ``os.getloadavg()[0]`` at its end.  Keras: a ``Callback`` (``on_epoch_begin``/``on_epoch_end``)

@@ -1,6 +1,8 @@
 """The speed benchmark behind ``benchmarks/speed.py`` (the command line), one concern per module:
 
 * :mod:`.settings`: what is measured: sides, workload groups, batch sizes, FLOP counts, full/quick;
+* :mod:`.env`: every measuring process without ``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE``, and the
+  BLAS kernel it got (also used by the other benchmark scripts);
 * :mod:`.clock`: the clock every timed interval is read with (wall, CPU, steal, load);
 * :mod:`.workers`: one worker per framework (nnscratch, Keras, PyTorch), each in a fresh process;
 * :mod:`.gemm`: the float32 GEMM rate on the training step's products, and the arithmetic limit;

@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 
+from .env import kernels_by_side
 from .machine import _now, git, machine_info
 from .protocol import interleave, summarize
 from .settings import GROUPS, HERE, RESULTS
@@ -70,10 +71,12 @@ def main_compare(args, cfg):
             subprocess.run(["git", "worktree", "remove", "--force", path], cwd=HERE, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
     backends = {x["side"]: x["result"].get("backend") for x in runs if "error" not in x["result"]}
+    kernels = kernels_by_side(runs)
     print(f"\nnnscratch before vs after, {cfg['samples']:,} images, {cfg['epochs']} timed epochs x "
           f"{cfg['rounds']} rounds, interleaved; s per epoch (predict: ms); * = after slower by more than 5%")
-    print(f"  before = {trees['before'][1]}, backend {backends.get('before')}\n"
-          f"  after  = {trees['after'][1]}, backend {backends.get('after')}")
+    print(f"  before = {trees['before'][1]}, backend {backends.get('before')}, BLAS kernel {kernels.get('before')}\n"
+          f"  after  = {trees['after'][1]}, backend {backends.get('after')}, BLAS kernel {kernels.get('after')}"
+          "  (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for both)")
     print(f"{'workload':16s} {'before best':>11s} {'median':>8s} {'after best':>11s} {'median':>8s} "
           f"{'after/before best':>18s} {'median':>7s} {'load':>5s}")
     rows = {}
@@ -98,7 +101,7 @@ def main_compare(args, cfg):
                   f"{rb:17.3f}{'*' if rb > 1.05 else ' '} {rm:6.3f}{'*' if rm > 1.05 else ' '} {load:5.2f}")
     result = {"kind": "compare" + (" quick" if cfg["quick"] else "") + (" (custom settings)" if cfg["custom"] else ""),
               "config": cfg, "date": _now(),
-              "machine": info, "before": trees["before"][1], "after": trees["after"][1], "backends": backends,
+              "machine": info, "before": trees["before"][1], "after": trees["after"][1], "backends": backends, "blas_kernels": kernels,
               "command": " ".join(sys.argv), "loadavg_at_end": os.getloadavg(),
               "total_s": time.perf_counter() - t0, "table": rows, "summary": summary, "runs": runs}
     subset = "" if list(groups) == ["3layer"] else "-" + "-".join(groups)

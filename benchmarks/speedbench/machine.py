@@ -7,11 +7,13 @@ import subprocess
 
 import numpy as np
 
+from .env import unset_record
 from .settings import ENV_KEYS, HERE
 
 
 def machine_info():
-    """Cores, CPU model, BLAS (library, kernel, threads), Numba threads, versions, thread env vars."""
+    """Cores, CPU model, BLAS (library, kernel, threads), Numba threads, versions, thread env vars, and
+    the OpenBLAS variables the measuring processes ran without (``openblas_unset``: :mod:`.env`)."""
     from threadpoolctl import threadpool_info
     model = platform.processor() or "?"
     try:
@@ -23,7 +25,8 @@ def machine_info():
             "platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
             "blas": [{k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
                      for i in threadpool_info() if i.get("user_api") == "blas"],
-            "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS_") or k in ENV_KEYS}}
+            "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS_") or k in ENV_KEYS},
+            "openblas_unset": unset_record()}
     for dist in ("numba", "tensorflow", "keras", "torch", "threadpoolctl"):
         info[dist] = _version(dist)
     try:

@@ -10,14 +10,16 @@ import sys
 import time
 
 from . import report
+from .env import kernels_by_side, worker_env
 from .gemm import gemm_summary
 from .machine import _git_describe, _now, machine_info
 from .settings import FLOP_PER_SAMPLE_3L, GROUPS, NOT_RUN, REFERENCE, RESULTS, SCRIPT, SIDES
 
 
 def run_worker(side, workloads, cfg, pythonpath, worker_side=None):
-    """``speed.py --worker`` in a fresh process; returns its JSON (or None if it failed)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p)}
+    """``speed.py --worker`` in a fresh process, without ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``
+    (as on a user's machine: :mod:`.env`); returns its JSON (or None if it failed)."""
+    env = {**worker_env(), "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p)}
     cmd = [sys.executable, SCRIPT, "--worker", worker_side or side,
            "--workloads", ",".join(workloads), "--cfg", json.dumps(cfg)]
     t = time.perf_counter()
@@ -32,7 +34,6 @@ def run_worker(side, workloads, cfg, pythonpath, worker_side=None):
     print(f"    {side:16s} {','.join(workloads) or '-':42s} {wall:6.1f} s  load {os.getloadavg()[0]:.2f}",
           flush=True)
     return r
-
 
 
 def interleave(sides, groups, cfg, rounds, gemm=True):
@@ -57,13 +58,15 @@ def interleave(sides, groups, cfg, rounds, gemm=True):
 
 def summarize(runs, sides, groups):
     """Per side and workload: all timed epochs of all rounds, best and median seconds, median CPU/wall
-    and load; predict: best and median ms of ``predict`` and of the direct call."""
+    and load; predict: best and median ms of ``predict`` and of the direct call.  Each carries the BLAS
+    kernel its processes reported (``blas_kernel``)."""
     out = {}
     for side in sides:
         out[side] = {}
         for g, workloads in groups.items():
             results = [x["result"] for x in runs if x["side"] == side and x["group"] == g]
             ok = [res for res in results if "error" not in res]
+            kernel = kernels_by_side([{"side": side, "result": res} for res in ok]).get(side)
             for w in workloads:
                 recs = [res["workloads"][w] for res in ok if w in res.get("workloads", {})]
                 if not recs:
@@ -76,6 +79,7 @@ def summarize(runs, sides, groups):
                         s[kind] = {"best_ms": 1e3 * min(ts), "median_ms": 1e3 * statistics.median(ts), "n": len(ts)}
                     s["direct_call"] = recs[0]["direct_call"]
                     s["load1_median"] = statistics.median(e["load1"] for rec in recs for e in rec["predict"])
+                    s["blas_kernel"] = kernel
                     out[side][w] = s
                     continue
                 ep = [e for rec in recs for e in rec["epochs"]]
@@ -86,7 +90,7 @@ def summarize(runs, sides, groups):
                                 "steal_per_wall_max": _steal_max(ep),
                                 "load1_max": max(e["load1"] for e in ep),
                                 "test_accuracy": [rec["test_accuracy"] for rec in recs],
-                                "failed_rounds": len(results) - len(ok)}
+                                "failed_rounds": len(results) - len(ok), "blas_kernel": kernel}
     return out
 
 
@@ -104,7 +108,7 @@ def main_benchmark(args, cfg):
     torch_path = [cwd] + ([os.path.abspath(args.torch_path)] if args.torch_path else [])
     probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],
                            capture_output=True, text=True,
-                           env={**os.environ, "PYTHONPATH": os.pathsep.join(torch_path)})
+                           env={**worker_env(), "PYTHONPATH": os.pathsep.join(torch_path)})
     if probe.returncode == 0:
         sides["torch"] = ("torch", torch_path)
         if probe.stdout.strip().endswith("True"):
@@ -123,17 +127,18 @@ def main_benchmark(args, cfg):
     runs = interleave(sides, groups, cfg, cfg["rounds"])
     summary = summarize(runs, sides, groups)
     gemm = gemm_summary(runs, cfg["samples"])
+    kernels = kernels_by_side(runs)
     result = {"kind": ("quick" if cfg["quick"] else "full") + (" (custom settings)" if cfg["custom"] else ""),
               "config": cfg, "date": _now(), "machine": info,
               "nnscratch_git": _git_describe(), "command": " ".join(sys.argv),
               "loadavg_at_end": os.getloadavg(), "total_s": time.perf_counter() - t0,
               "flop_per_sample_3layer": FLOP_PER_SAMPLE_3L, "reference": REFERENCE,
               "not_run": {f"{a}/{g}": why for (a, g), why in NOT_RUN.items() if a in sides and g in groups},
-              "summary": summary, "gemm": gemm, "runs": runs}
-    report.print_main_table(summary, gemm, cfg, sides, groups)
-    print(f"\nmachine: {info['cores']} cores ({info['cpu_model']}); BLAS "
-          + "; ".join(f"{b['internal_api']} {b['version']} {b['architecture']} x{b['num_threads']}" for b in info["blas"])
-          + f"; numba threads {info.get('numba_threads')}; env {info['env']}; load at start "
+              "blas_kernels": kernels, "summary": summary, "gemm": gemm, "runs": runs}
+    report.print_main_table(summary, gemm, cfg, sides, groups, kernels)
+    print(f"\nmachine: {info['cores']} cores ({info['cpu_model']}); BLAS " + report.blas_text(info, runs, "x{}")
+          + f" (the workers'; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for them, set here: "
+          f"{info['openblas_unset']['caller_had'] or 'neither'}); numba threads {info.get('numba_threads')}; env {info['env']}; load at start "
           f"{info['loadavg_at_start']}, at end {result['loadavg_at_end']}; {result['total_s']:.0f} s in all")
     subset = "" if len(groups) == len(GROUPS) else "-" + "-".join(groups)
     name = f"speed-{info['cores']}core{subset}{'-quick' if cfg['quick'] else ''}{'-custom' if cfg['custom'] else ''}"

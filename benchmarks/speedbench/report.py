@@ -1,6 +1,9 @@
 """Output: the tables printed after a run, the README's speed table (``--readme``) and the plot."""
+import os
+
 import numpy as np
 
+from .env import kernels_by_side
 from .settings import BATCHES, GROUPS, NOT_RUN, PREDICT_IMAGES, REFERENCE, SIDES, parse_workload
 
 
@@ -12,12 +15,34 @@ def fmt_ratio(a, b):
     return f"{a / b:5.2f}x" if a is not None and b else "   -  "
 
 
-def print_main_table(summary, gemm, cfg, sides, groups=GROUPS):
+def kernel_text(kernels, name=str):
+    """``{side: kernel}`` in words: the kernel alone if every side had the same, otherwise each kernel
+    with the sides (``name(side)``) that had it; None if there is none."""
+    distinct = sorted(set(kernels.values()))
+    if len(distinct) <= 1:
+        return distinct[0] if distinct else None
+    return ", ".join(f"{k} ({', '.join(name(s) for s, v in kernels.items() if v == k)})" for k in distinct)
+
+
+def blas_text(info, runs, threads="on {} threads", name=str):
+    """Each BLAS library of the machine (``info['blas']``) as ``library version kernel threads``, the
+    kernel from the worker processes' reports of that library (:func:`kernel_text`), or this
+    process's where no worker reported one (results files older than the reports)."""
+    return "; ".join(
+        f"{b['internal_api']} {b['version']} "
+        f"{kernel_text(kernels_by_side(runs, os.path.basename(b.get('filepath') or '')), name) or b['architecture']} "
+        + threads.format(b["num_threads"]) for b in info["blas"])
+
+
+def print_main_table(summary, gemm, cfg, sides, groups=GROUPS, kernels=None):
     ref = summary.get(REFERENCE) or {}
     print(f"\nSeconds per epoch, {cfg['samples']:,} images, {cfg['epochs']} timed epochs x {cfg['rounds']} rounds "
           f"after a warm-up each; ratio = this side / Keras default (best/best, median/median); "
           f"cpu = process CPU time / wall; load = 1-min load average; steal = most CPU time the host "
           f"took from this machine in one epoch / wall")
+    if kernels:
+        print("BLAS kernel of each process (threadpoolctl; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset): "
+              + ", ".join(f"{side} {k}" for side, k in kernels.items()))
     print(f"{'workload':12s} {'side':16s} {'best':>7s} {'median':>7s} {'best/K':>7s} {'med/K':>7s} "
           f"{'cpu':>5s} {'load':>5s} {'steal':>5s} {'n':>3s}  test acc")
     for w in [w for g in groups.values() for w in g if w != "predict"]:
@@ -82,8 +107,7 @@ def readme_table(result, path):
             text += f" ({s[best] / k[best]:.2f}x / {s[median] / k[median]:.2f}x)"
         return text
 
-    blas = "; ".join(f"{b['internal_api']} {b['version']} {b['architecture']} on {b['num_threads']} threads"
-                     for b in info["blas"])
+    blas = blas_text(info, result.get("runs", []), name=lambda s: SIDE_NAMES.get(s, "GEMM" if s == "gemm" else s))
     lines = [f"{info['cores']} cores ({info['cpu_model']}), {blas}, Python {info['python']}, numpy "
              f"{info['numpy']}, numba {info['numba']}, tensorflow {info['tensorflow']}; nnscratch "
              f"{result['nnscratch_git']}, {result['date'][:10]}; {cfg['rounds']} rounds x {cfg['epochs']} "
