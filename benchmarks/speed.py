@@ -2,10 +2,10 @@
 ``jit_compile=True``) vs PyTorch CPU (and PyTorch on a CUDA GPU, side ``torch-cuda``, where there is
 one), on the workshop's models and full MNIST.
 
-    cd <repo> && NNSCRATCH_DATA=/work/shared/datasets PYTHONPATH=$PWD python benchmarks/speed.py
+    cd <repo> && NNSCRATCH_DATA=<folder with MNIST> PYTHONPATH=$PWD python benchmarks/speed.py
     ... python benchmarks/speed.py --quick                  # ~3 min on 16 cores, labelled "quick"
     ... python benchmarks/speed.py --compare HEAD~5 HEAD     # nnscratch before/after, same protocol
-    ... python benchmarks/speed.py --compare main /work/wt-x # a revision against a directory
+    ... python benchmarks/speed.py --compare main ../my-branch  # a revision against a directory
     python benchmarks/speed.py --readme benchmarks/results/speed-2core.json   # the README's table
 
 Protocol (docs/speed.md has the long version):

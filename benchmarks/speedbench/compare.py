@@ -10,14 +10,16 @@ import tempfile
 import time
 
 from .env import kernels_by_side
-from .machine import _now, git, machine_info
-from .protocol import interleave, summarize
+from .machine import _now, git, machine_info, portable_command, portable_path
+from .protocol import interleave, portable_runs, summarize
 from .settings import GROUPS, HERE, RESULTS
 
 
 def checkout(rev, tmp):
     """A directory holding nnscratch at ``rev``: ``rev`` itself if it is a directory, otherwise a
-    temporary detached ``git worktree`` under ``tmp``.  Returns (path, description, created)."""
+    temporary detached ``git worktree`` under ``tmp``.  Returns (path, description, created); the
+    description names a directory by :func:`.machine.portable_path` (``.``, ``<my-branch>``), a revision
+    as given, each with its commit."""
     if os.path.isdir(rev):
         path = os.path.abspath(rev)
         if not os.path.isdir(os.path.join(path, "nnscratch")):
@@ -29,7 +31,7 @@ def checkout(rev, tmp):
             desc += " + uncommitted changes" if dirty else ""
         except (subprocess.CalledProcessError, FileNotFoundError):
             desc = "not a git checkout"
-        return path, f"{path} ({desc})", False
+        return path, f"{portable_path(path)} ({desc})", False
     try:
         sha = git("rev-parse", "--verify", "--short", rev + "^{commit}")
     except subprocess.CalledProcessError:
@@ -101,9 +103,10 @@ def main_compare(args, cfg):
                   f"{rb:17.3f}{'*' if rb > 1.05 else ' '} {rm:6.3f}{'*' if rm > 1.05 else ' '} {load:5.2f}")
     result = {"kind": "compare" + (" quick" if cfg["quick"] else "") + (" (custom settings)" if cfg["custom"] else ""),
               "config": cfg, "date": _now(),
-              "machine": info, "before": trees["before"][1], "after": trees["after"][1], "backends": backends, "blas_kernels": kernels,
-              "command": " ".join(sys.argv), "loadavg_at_end": os.getloadavg(),
-              "total_s": time.perf_counter() - t0, "table": rows, "summary": summary, "runs": runs}
+              "machine": info, "before": trees["before"][1], "after": trees["after"][1], "backends": backends,
+              "blas_kernels": kernels, "command": portable_command(sys.argv), "loadavg_at_end": os.getloadavg(),
+              "total_s": time.perf_counter() - t0, "table": rows, "summary": summary,
+              "runs": portable_runs(runs, sides)}
     subset = "" if list(groups) == ["3layer"] else "-" + "-".join(groups)
     out = args.out or os.path.join(RESULTS, f"speed-compare-{info['cores']}core{subset}.json")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)

@@ -12,7 +12,7 @@ import time
 from . import report
 from .env import kernels_by_side, worker_env
 from .gemm import gemm_summary
-from .machine import _git_describe, _now, machine_info
+from .machine import _git_describe, _now, library_path, machine_info, portable_command, portable_path
 from .settings import FLOP_PER_SAMPLE_3L, GROUPS, NOT_RUN, REFERENCE, RESULTS, SCRIPT, SIDES
 
 
@@ -53,6 +53,20 @@ def interleave(sides, groups, cfg, rounds, gemm=True):
                     continue
                 runs.append({"round": r, "side": side, "group": g,
                              "result": run_worker(side, workloads, cfg, path, worker_side)})
+    return runs
+
+
+def portable_runs(runs, sides):
+    """The worker reports as a results file keeps them, without this machine's absolute paths:
+    nnscratch's file relative to the tree the worker was given (the first entry of its PYTHONPATH),
+    each thread pool's library from its package folder on.  Changes ``runs`` in place; returns it."""
+    for x in runs:
+        res = x["result"]
+        tree = sides[x["side"]][1][0] if x["side"] in sides else os.getcwd()
+        if res.get("nnscratch_file"):
+            res["nnscratch_file"] = portable_path(res["nnscratch_file"], tree)
+        for pool in res.get("threadpools", []):
+            pool["filepath"] = library_path(pool.get("filepath"))
     return runs
 
 
@@ -130,15 +144,16 @@ def main_benchmark(args, cfg):
     kernels = kernels_by_side(runs)
     result = {"kind": ("quick" if cfg["quick"] else "full") + (" (custom settings)" if cfg["custom"] else ""),
               "config": cfg, "date": _now(), "machine": info,
-              "nnscratch_git": _git_describe(), "command": " ".join(sys.argv),
+              "nnscratch_git": _git_describe(), "command": portable_command(sys.argv),
               "loadavg_at_end": os.getloadavg(), "total_s": time.perf_counter() - t0,
               "flop_per_sample_3layer": FLOP_PER_SAMPLE_3L, "reference": REFERENCE,
               "not_run": {f"{a}/{g}": why for (a, g), why in NOT_RUN.items() if a in sides and g in groups},
-              "blas_kernels": kernels, "summary": summary, "gemm": gemm, "runs": runs}
+              "blas_kernels": kernels, "summary": summary, "gemm": gemm, "runs": portable_runs(runs, sides)}
     report.print_main_table(summary, gemm, cfg, sides, groups, kernels)
     print(f"\nmachine: {info['cores']} cores ({info['cpu_model']}); BLAS " + report.blas_text(info, runs, "x{}")
           + f" (the workers'; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for them, set here: "
-          f"{info['openblas_unset']['caller_had'] or 'neither'}); numba threads {info.get('numba_threads')}; env {info['env']}; load at start "
+          f"{info['openblas_unset']['caller_had'] or 'neither'}); numba threads {info.get('numba_threads')}; "
+          f"env {info['env']}; load at start "
           f"{info['loadavg_at_start']}, at end {result['loadavg_at_end']}; {result['total_s']:.0f} s in all")
     subset = "" if len(groups) == len(GROUPS) else "-" + "-".join(groups)
     name = f"speed-{info['cores']}core{subset}{'-quick' if cfg['quick'] else ''}{'-custom' if cfg['custom'] else ''}"
