@@ -28,6 +28,11 @@ import platform
 import sys
 import time
 
+from speedbench.env import blas_kernel, unset_record, user_machine_env  # benchmarks/speedbench/env.py
+
+if __name__ == "__main__":
+    user_machine_env()      # OpenBLAS as on a user's machine: re-exec without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -130,7 +135,8 @@ def main():
         results.append(r)
     tutorials = ([run_tutorial_benchmark(*t, args.quick, args.seed) for t in TUTORIALS]
                  if args.only in (None, "tutorials") else [])
-    report = {"benchmark": "accuracy", "nnscratch": nnscratch.__version__, "numpy": np.__version__,
+    report = {"benchmark": "accuracy", "blas_kernel": blas_kernel(), "openblas_unset": unset_record(),
+              "nnscratch": nnscratch.__version__, "numpy": np.__version__,
               "python": platform.python_version(), "seed": args.seed, "quick": args.quick, "runs": results,
               "tutorials": tutorials}
     print()

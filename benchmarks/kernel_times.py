@@ -16,6 +16,11 @@ import statistics
 import sys
 import time
 
+from speedbench.env import blas_kernel, unset_record, user_machine_env  # benchmarks/speedbench/env.py
+
+if __name__ == "__main__":
+    user_machine_env()      # OpenBLAS as on a user's machine: re-exec without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+
 import numpy as np
 
 import nnscratch
@@ -68,6 +73,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     times = measure()
     result = {"nnscratch": os.path.dirname(os.path.abspath(nnscratch.__file__)), "median_us": times,
+              "blas_kernel": blas_kernel(), "openblas_unset": unset_record(),
               "command": " ".join(sys.argv)}
     print(f"nnscratch from {result['nnscratch']}; median us per call")
     print(f"{'kernel':36s}" + "".join(f"{n + ' x 512':>14s}" for n in SHAPES))

@@ -26,6 +26,11 @@ import tempfile
 import threading
 import time
 
+from speedbench.env import blas_kernel, unset_record, user_machine_env  # benchmarks/speedbench/env.py
+
+if __name__ == "__main__":
+    user_machine_env()      # OpenBLAS as on a user's machine: re-exec without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+
 import numpy as np
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -143,6 +148,7 @@ def main(argv=None):
     machine = {"cores": cores, "cpu_count": os.cpu_count(), "platform": platform.platform(),
                "processor": _cpu_name(), "python": platform.python_version(),
                "numpy": np.__version__, "sklearn": sklearn.__version__,
+               "blas_kernel": blas_kernel(), "openblas_unset": unset_record(),
                "blas": [{k: i.get(k) for k in ("filepath", "internal_api", "version", "num_threads",
                                                "architecture")} for i in threadpool_info()]}
     for b in machine["blas"]:

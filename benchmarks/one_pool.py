@@ -35,6 +35,11 @@ import os
 import sys
 import time
 
+from speedbench.env import blas_kernel, user_machine_env  # benchmarks/speedbench/env.py
+
+if __name__ == "__main__":
+    user_machine_env()      # OpenBLAS as on a user's machine: re-exec without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -250,7 +255,8 @@ def main():
               f" two_pools {r['two_pools'][0]:.2f}-{r['two_pools'][1]:.2f}x"
               f" (train_step, the whole step, {r['train_step'][0]:.2f}-{r['train_step'][1]:.2f}x of blas_pool)")
     out = args.out or os.path.join(HERE, "results", f"one-pool-{cores}core.json")
-    result = {"machine": machine_info(), "sgemm": SGEMM_NAME, "numba_threads": numba.get_num_threads(),
+    result = {"machine": machine_info(), "blas_kernel": blas_kernel(),
+              "sgemm": SGEMM_NAME, "numba_threads": numba.get_num_threads(),
               "blocks": args.blocks, "passes": passes, "ranges": summary_rows,
               "when": time.strftime("%Y-%m-%d %H:%M:%S")}
     with open(out + ".tmp", "w") as f:

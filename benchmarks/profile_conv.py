@@ -21,6 +21,11 @@ import statistics
 import sys
 import time
 
+from speedbench.env import blas_kernel, unset_record, user_machine_env  # benchmarks/speedbench/env.py
+
+if __name__ == "__main__":
+    user_machine_env()      # OpenBLAS as on a user's machine: re-exec without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -96,7 +101,8 @@ def main():
               f"per 60,000-image epoch); load average {best['loadavg']:.2f}")
         for k, v in sorted(best["pieces_ms"].items(), key=lambda kv: -kv[1]):
             print(f"  {k:<34} {v:7.2f} ms  {100 * v / best['step_ms']:5.1f}%")
-    report = {"benchmark": "profile_conv", "python": platform.python_version(), "numpy": np.__version__,
+    report = {"benchmark": "profile_conv", "blas_kernel": blas_kernel(), "openblas_unset": unset_record(),
+              "python": platform.python_version(), "numpy": np.__version__,
               "machine": platform.machine(), "cores": os.cpu_count(),
               "keras_anchor_ms_per_step": 10.1 / steps_per_epoch * 1e3 if args.batch == 128 else None,
               "results": results}

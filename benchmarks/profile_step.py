@@ -17,6 +17,11 @@ import statistics
 import sys
 import time
 
+from speedbench.env import blas_kernel, unset_record, user_machine_env  # benchmarks/speedbench/env.py
+
+if __name__ == "__main__":
+    user_machine_env()      # OpenBLAS as on a user's machine: re-exec without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -73,7 +78,8 @@ def main():
               f"(~{r['epoch_s_estimate']:.2f} s per 60,000-image epoch)")
         for k, v in sorted(r["pieces_us"].items(), key=lambda kv: -kv[1]):
             print(f"  {k:<34} {v:8.1f} us  {100 * v / r['step_us']:5.1f}%")
-    report = {"benchmark": "profile_step", "python": platform.python_version(), "numpy": np.__version__,
+    report = {"benchmark": "profile_step", "blas_kernel": blas_kernel(), "openblas_unset": unset_record(),
+              "python": platform.python_version(), "numpy": np.__version__,
               "cores": os.cpu_count(), "loadavg": os.getloadavg(),
               "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                                                                 "OPENBLAS_NUM_THREADS")},

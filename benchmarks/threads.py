@@ -43,6 +43,11 @@ import sys
 import threading
 import time
 
+from speedbench.env import blas_kernel, user_machine_env  # benchmarks/speedbench/env.py
+
+if __name__ == "__main__":
+    user_machine_env()      # OpenBLAS as on a user's machine: re-exec without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -399,6 +404,7 @@ def main():
         print(f"model(x) on 10,000 images, {label}: pieces / one piece per thread: {fmt(lo_hi)}")
     report = {"benchmark": "threads", "date": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": cores,
               "machine": machine_info(), "openblas": {"version": version, "architecture": arch},
+              "blas_kernel": blas_kernel(),
               "config": {"blocks": args.blocks, "repeat": args.repeat, "openblas_spin_s": OPENBLAS_SPIN_S},
               "ranges": rng_, "runs": runs}
     out = args.out or os.path.join(HERE, "results", f"threads-{cores}core.json")
