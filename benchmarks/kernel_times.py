@@ -24,7 +24,8 @@ if __name__ == "__main__":
 import numpy as np
 
 import nnscratch
-from nnscratch import kernels
+from nnscratch.engine import Fused
+from nnscratch.engine import loops as kernels
 
 SHAPES = {"32": (32, 512), "128": (128, 512), "10000": (10_000, 512)}
 
@@ -49,7 +50,6 @@ def measure(seed=0):
         b = (rng.standard_normal(shape[1]) * 0.1).astype(np.float32)
         a, dz, mask, work = (np.empty_like(z) for _ in range(4))
         da = rng.random(shape, dtype=np.float32)
-        no_db = np.empty(0, np.float32)
 
         def bias_in_place(code):
             np.copyto(work, z)
@@ -57,10 +57,10 @@ def measure(seed=0):
 
         copy = median_us(lambda: np.copyto(work, z), reps)
         out[name] = {
-            "sigmoid forward": median_us(lambda: kernels.activation_forward(z, 1, a), reps),
-            "Dense bias (linear, in place)": median_us(lambda: bias_in_place(0), reps) - copy,
-            "bias + ReLU in place (convolution)": median_us(lambda: bias_in_place(2), reps) - copy,
-            "sigmoid backward": median_us(lambda: kernels.activation_backward(z, a, da, 1, dz, no_db), reps),
+            "sigmoid forward": median_us(lambda: kernels.activation_forward(z, Fused.SIGMOID, a), reps),
+            "Dense bias (linear, in place)": median_us(lambda: bias_in_place(Fused.LINEAR), reps) - copy,
+            "bias + ReLU in place (convolution)": median_us(lambda: bias_in_place(Fused.RELU), reps) - copy,
+            "sigmoid backward": median_us(lambda: kernels.activation_backward(z, a, da, Fused.SIGMOID, dz, None), reps),
             "dropout forward": median_us(
                 lambda: kernels.dropout_forward(z, 12345, np.float32(0.2), np.float32(1.25), mask, a), reps),
         }
@@ -72,7 +72,7 @@ def main(argv=None):
     p.add_argument("--out", help="write the JSON here")
     args = p.parse_args(argv)
     times = measure()
-    result = {"nnscratch": os.path.dirname(os.path.abspath(nnscratch.__file__)), "median_us": times,
+    result = {"nnscratch": nnscratch.__version__, "median_us": times,
               "blas_kernel": blas_kernel(), "openblas_unset": unset_record(),
               "command": " ".join(sys.argv)}
     print(f"nnscratch from {result['nnscratch']}; median us per call")

@@ -2,7 +2,7 @@
 
     python benchmarks/one_pool.py    # ~4 min on 2 cores (3 passes); JSON: results/one-pool-<cores>core.json
 
-nnscratch's policy (``nnscratch/backend.py``) gives the cores to OpenBLAS for the matrix products
+nnscratch's policy (``nnscratch/engine/threads.py``) gives the cores to OpenBLAS for the matrix products
 and runs every other kernel of a training step serially, because a second pool beside OpenBLAS's
 spinning workers is slower, not faster.  The other way to keep one pool is to give *everything* to
 one pool: Numba's (OpenMP) threads run the products too, each thread calling OpenBLAS on one
@@ -47,7 +47,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import numba  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
-from nnscratch import kernels, zoo  # noqa: E402
+from nnscratch import zoo  # noqa: E402
+from nnscratch.engine import loops as kernels  # noqa: E402
 from speed import machine_info  # noqa: E402
 from threads import OPENBLAS_SPIN_S, alternate, openblas_function, openblas_setter, span, summary  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Why the thread policy in ``nnscratch/backend.py`` is what it is: six measurements on this machine.
+"""Why the thread policy in ``nnscratch/engine/threads.py`` is what it is: six measurements on this machine.
 
     python benchmarks/threads.py                 # ~5 min on 2 cores (3 passes); JSON in benchmarks/results/threads-<cores>core.json
 
@@ -19,13 +19,13 @@
    every array split in two halves, one on the worker thread, against one thread (OpenBLAS asleep).
 5. **Inference split over rows.**  The 3-layer model (``zoo.mlp``) on 10,000 images, ``model(x)``,
    ``predict`` and ``evaluate`` (batches of 32), as nnscratch runs them (rows dealt out to one thread per core,
-   OpenBLAS on one thread each: ``backend.split_rows``) against one pass on the calling thread with
-   OpenBLAS on all cores (the split switched off by raising ``backend.MIN_ROWS_PER_THREAD``); then
+   OpenBLAS on one thread each: ``engine.threads.split``) against one pass on the calling thread with
+   OpenBLAS on all cores (the split switched off by raising ``threads.MIN_ROWS_PER_THREAD``); then
    both on 512 ... 4,096 rows split whatever their number, to show where splitting starts to pay
    (``MIN_ROWS_PER_THREAD``).  Here each thread's rows go through ``forward`` in one piece
-   (``backend.CHUNK_ROWS`` raised), so the figures compare with earlier runs of this point.
+   (``inference.CHUNK_ROWS`` raised), so the figures compare with earlier runs of this point.
 6. **``model(x)`` in pieces.**  ``model(x)`` on the same 10,000 images as nnscratch runs it (each
-   thread's rows cut into pieces of at most ``backend.CHUNK_ROWS`` rows: ``backend.direct_call_rows``)
+   thread's rows cut into pieces of at most ``inference.CHUNK_ROWS`` rows: ``inference.pieces``)
    against each thread's rows in one piece; and on one thread (the split switched off), in pieces
    against one pass.  Then the work arrays the model keeps after ``model(x)`` on 60,000 images (the
    training set's size), in pieces and in one piece per thread: counted, not timed.
@@ -52,7 +52,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from nnscratch import kernels  # noqa: E402
+from nnscratch.engine import Fused  # noqa: E402
+from nnscratch.engine import loops as kernels  # noqa: E402
 from speed import machine_info  # noqa: E402  (benchmarks/speed.py: cores, CPU, BLAS, versions, env)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -171,8 +172,9 @@ def elementwise(cores, setter, blocks, rng, worker):
     w_big = rng.random((784, 512), np.float32)
     c_big = np.empty((2000, 512), np.float32)
     rows = []
-    for label, shape, code in (("b128 sigmoid", (128, 512), 1), ("b512 sigmoid", (512, 512), 1),
-                               ("predict sigmoid", (10_000, 512), 1), ("convnet b128 relu", (128 * 676, 32), 2)):
+    sigmoid, relu = Fused.SIGMOID, Fused.RELU
+    for label, shape, code in (("b128 sigmoid", (128, 512), sigmoid), ("b512 sigmoid", (512, 512), sigmoid),
+                               ("predict sigmoid", (10_000, 512), sigmoid), ("convnet b128 relu", (128 * 676, 32), relu)):
         z0 = rng.standard_normal(shape).astype(np.float32)
         bias = rng.standard_normal(shape[1]).astype(np.float32)
         z, out = z0.copy(), np.empty_like(z0)
@@ -195,7 +197,7 @@ def elementwise(cores, setter, blocks, rng, worker):
                 g.elapsed.append(time.perf_counter() - t)
             g.elapsed = []
             return g
-        res = {"shape": list(shape), "activation": "sigmoid" if code == 1 else "relu"}
+        res = {"shape": list(shape), "activation": "sigmoid" if code == Fused.SIGMOID else "relu"}
         time.sleep(OPENBLAS_SPIN_S)        # let OpenBLAS's workers stop spinning after the last product
         quiet = alternate({"one": serial, "two": split}, blocks, reps)
         res["blas_asleep"] = {k: summary(v) for k, v in quiet.items()}
@@ -235,16 +237,17 @@ def adam(blocks, rng, worker):
 
 
 def inference(blocks, rng):
-    from nnscratch import backend, zoo
+    from nnscratch import zoo
+    from nnscratch.engine import inference as rows, threads as policy
     model = zoo.mlp(seed=0)
     x = rng.random((10_000, 784), np.float32)
-    split_min = backend.MIN_ROWS_PER_THREAD
-    chunk_rows = backend.CHUNK_ROWS
+    split_min = policy.MIN_ROWS_PER_THREAD
+    chunk_rows = rows.CHUNK_ROWS
     one_pass = 10 ** 12
 
     def way(min_rows, call, chunk=one_pass):
         def f():
-            backend.MIN_ROWS_PER_THREAD, backend.CHUNK_ROWS = min_rows, chunk
+            policy.MIN_ROWS_PER_THREAD, rows.CHUNK_ROWS = min_rows, chunk
             call()
         return f
 
@@ -254,18 +257,18 @@ def inference(blocks, rng):
     ts = alternate({f"{name} {how}": way(split_min if how == "split" else one_pass, call)
                     for name, call in calls.items() for how in ("split", "one pass")}, blocks, 3)
     res = {k: summary(t) for k, t in ts.items()}
-    backend.MIN_ROWS_PER_THREAD = split_min
-    res["threads"] = backend.inference_threads(len(x))
+    policy.MIN_ROWS_PER_THREAD = split_min
+    res["threads"] = policy.inference_threads(len(x))
     for call in calls:
         res[f"{call} ratio_split_over_one_pass_median"] = (res[f"{call} split"]["median_us"]
                                                            / res[f"{call} one pass"]["median_us"])
     # Where does a split start to pay?  Fewer rows, split whatever their number.
     res["small"] = {}
-    for rows in (512, 1024, 2048, 4096):
-        xs = x[:rows]
+    for n_rows in (512, 1024, 2048, 4096):
+        xs = x[:n_rows]
         for name, call in (("model(x)", lambda: model(xs)), ("predict", lambda: model.predict(xs, verbose=0))):
             t = alternate({"split": way(1, call), "one pass": way(one_pass, call)}, blocks, 5)
-            res["small"][f"{name} {rows}"] = {"split": summary(t["split"]), "one_pass": summary(t["one pass"]),
+            res["small"][f"{name} {n_rows}"] = {"split": summary(t["split"]), "one_pass": summary(t["one pass"]),
                                               "ratio_split_over_one_pass_median": statistics.median(t["split"])
                                               / statistics.median(t["one pass"])}
     # 6. model(x) in pieces of CHUNK_ROWS rows (as it runs) against one piece per thread
@@ -278,22 +281,22 @@ def inference(blocks, rng):
                                 / statistics.median(t["one piece"])}
     res["chunk_rows"] = chunk_rows
     big = rng.random((60_000, 784), np.float32)
-    backend.MIN_ROWS_PER_THREAD = split_min                 # as nnscratch runs: split over the cores
+    policy.MIN_ROWS_PER_THREAD = split_min                  # as nnscratch runs: split over the cores
     for label, chunk in (("pieces", chunk_rows), ("one piece", one_pass)):
         fresh = zoo.mlp(seed=0)
-        backend.CHUNK_ROWS = chunk
+        rows.CHUNK_ROWS = chunk
         fresh(big)
         res["pieces"][f"kept_mb_60000_{label.replace(' ', '_')}"] = kept_bytes(fresh) / 2 ** 20
-    backend.MIN_ROWS_PER_THREAD, backend.CHUNK_ROWS = split_min, chunk_rows
+    policy.MIN_ROWS_PER_THREAD, rows.CHUNK_ROWS = split_min, chunk_rows
     return res
 
 
 def kept_bytes(model):
-    """Bytes of the work arrays ``model`` and its row threads' twins keep between calls."""
-    from nnscratch.models import Sequential
-    own = sum(b.nbytes for m in [model] + model.submodels() for layer in m.layers
-              if not isinstance(layer, Sequential) for b in layer._buffers.values())
-    return own + sum(b.nbytes for twin in model._twin_buffers for bufs in twin.values() for b in bufs.values())
+    """Bytes of the work arrays ``model``, its layers and its row threads' replicas keep between calls."""
+    from nnscratch.engine.buffers import kept_bytes as own_bytes
+    own = sum(own_bytes(layer) for m in [model] + model.submodels() for layer in m.layers)
+    return own + sum(b.nbytes for replica in model.__dict__.get("_replica_work", [])
+                     for arrays in replica.values() for b in arrays.values())
 
 
 def measure(cores, setter, blocks, rng, worker):
@@ -377,7 +380,7 @@ def main():
     setter, version, arch = openblas_setter()
     rng = np.random.default_rng(0)
     z = np.zeros((4, 4), np.float32)
-    kernels.bias_activation_forward(z, z[0], 1, z.copy())       # compile / load the kernel first
+    kernels.bias_activation_forward(z, z[0], Fused.SIGMOID, z.copy())   # compile / load the loop first
     worker = Worker()
     print(f"{cores} cores, OpenBLAS {version} ({arch}); load {os.getloadavg()[0]:.2f}")
     runs = []

@@ -7,7 +7,7 @@ fast, it hands its work to the engine (``engine/``) in one line.  ``docs/archite
 whole house.
 """
 import importlib
-__version__ = "0.1.0"
+from .version import __version__
 
 from . import activations, datasets, gradcheck, initializers, layers, losses, nn, optimizers, utils
 from .backend import get_backend, set_backend

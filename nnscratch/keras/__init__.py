@@ -19,7 +19,7 @@ not implement (``tf.keras.layers.Conv1D``, ``model.predict_classes``, ...) raise
 should say honestly which library runs (``nnscratch.keras.KERAS_API`` is ``"3"``, the Keras whose
 behaviour is reproduced).
 """
-from .. import __version__ as _nnscratch_version
+from ..version import __version__ as _nnscratch_version
 from . import activations, datasets, layers, losses, models, optimizers, utils
 from ._missing import NotImplementedInNnscratch, missing_attribute
 from .models import Sequential, load_model
