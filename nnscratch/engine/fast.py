@@ -44,6 +44,12 @@ def _check(array, shape, dtype, what):
     return array
 
 
+def _fused(activation):
+    """The activation's loop number as a plain int (Numba types an IntEnum argument anew on every call,
+    ~100 us; an int costs nothing), or None for an activation of your own."""
+    return None if activation.fused is None else int(activation.fused)
+
+
 def _writable(array, what):
     if not array.flags.writeable:
         raise ValueError(f"{what} is read-only; the update writes into it in place")
@@ -56,7 +62,7 @@ def dense_forward(layer, x):
     ``z += b`` and ``a = f(z)`` in one pass.  Returns ``(z, a)``, ``(N, M)`` each."""
     z = np.matmul(x, layer.kernel, out=work(layer, "z", (len(x), layer.units), x.dtype))
     _check(layer.bias, (layer.units,), z.dtype, f"{layer.name}: bias")
-    fused = layer.activation.fused
+    fused = _fused(layer.activation)
     if fused is None:                                # an activation of your own: its own function
         z += layer.bias
         return z, layer.activation.forward(z)
@@ -67,7 +73,7 @@ def dense_forward(layer, x):
 
 def activation_forward(layer, z):
     """``a = f(z)`` (``Activation.forward``), over rows, into a reused array."""
-    fused = layer.activation.fused
+    fused = _fused(layer.activation)
     if fused is None:
         return layer.activation.forward(z)
     a = work(layer, "a", z.shape, z.dtype)
@@ -78,7 +84,7 @@ def activation_forward(layer, z):
 def activation_backward(layer, z, a, da, db=None):
     """``dz = f'(z) * da`` (``activations.*_backward``) and, if ``db`` is given, ``db = dz.sum(axis=0)``
     over rows, in one pass.  ``z, a, da: (N, ..., M)``; ``db: (M,)``, written in place."""
-    fused = layer.activation.fused
+    fused = _fused(layer.activation)
     if db is not None:
         _writable(_check(db, (da.shape[-1],), da.dtype, f"{layer.name}: the bias gradient"), f"{layer.name}: db")
     if fused is None or fused == Fused.LINEAR:
@@ -134,7 +140,7 @@ def conv2d_forward(layer, x):
     cols = work(layer, "cols", (N * OH * OW, K), x.dtype)
     _conv_loops().im2col(x, kh, kw, sh, sw, layer.pads_h[0], layer.pads_w[0], cols.reshape(N, OH, OW, kh, kw, C))
     z = np.matmul(cols, layer.kernel.reshape(K, F), out=work(layer, "z", (N * OH * OW, F), x.dtype))
-    fused = layer.activation.fused
+    fused = _fused(layer.activation)
     if fused is None:
         if layer.use_bias:
             z += layer.bias
@@ -188,8 +194,13 @@ def maxpool_backward(layer, da):
 
 
 # ======================================================================================= losses
-def _loss_rows(y, shape, dtype, what):
-    return _check(np.ascontiguousarray(y, dtype=dtype), shape, dtype, what)
+def _loss_rows(y, shape, what):
+    """The targets as the loop reads them: C-contiguous rows of ``shape``, in their own float dtype
+    (the loop computes with them as they are, as the NumPy expression does)."""
+    y = np.ascontiguousarray(y)
+    if y.dtype.kind != "f":
+        y = y.astype(np.float64)
+    return _check(y, shape, y.dtype, what)
 
 
 def softmax_crossentropy(owner, y, z, p=None):
@@ -198,7 +209,7 @@ def softmax_crossentropy(owner, y, z, p=None):
     to write into (the values it already holds are written again), else a reused array.  Returns
     ``(L, dz)``."""
     z = np.ascontiguousarray(z)
-    y = _loss_rows(y, z.shape, z.dtype, "the targets")
+    y = _loss_rows(y, z.shape, "the targets")
     p = work(owner, "loss_softmax", z.shape, z.dtype) if p is None else \
         _check(p, z.shape, z.dtype, "the softmax output")
     dz = work(owner, "loss_gradient", z.shape, z.dtype)
@@ -209,7 +220,7 @@ def crossentropy(owner, y, p, eps):
     """Categorical cross-entropy on probabilities and its gradient in one pass
     (``losses.categorical_crossentropy`` and ``categorical_crossentropy_gradient``).  Returns ``(L, dp)``."""
     p = np.ascontiguousarray(p)
-    y = _loss_rows(y, p.shape, p.dtype, "the targets")
+    y = _loss_rows(y, p.shape, "the targets")
     dp = work(owner, "loss_gradient", p.shape, p.dtype)
     dt = p.dtype.type
     return _loops().crossentropy(p, y, dp, dt(eps), dt(1 - eps)), dp
