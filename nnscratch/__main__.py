@@ -3,7 +3,7 @@
     nnscratch train                  # the workshop's 3-layer model on MNIST, prints test accuracy
     nnscratch train --model 1layer --epochs 5 --batch-size 32
     nnscratch train --dataset fashion_mnist
-    nnscratch gradcheck              # finite-difference check of both workshop models
+    nnscratch gradcheck              # finite-difference check of both workshop models (the code you read)
     nnscratch workshop               # the whole workshop as a report (./workshop-report/report.html)
     nnscratch workshop --quick       # the same on small subsets, in under a minute
     nnscratch knn --neighbors 3      # k-nearest neighbours on MNIST, beside scikit-learn's
@@ -92,7 +92,8 @@ def cmd_gradcheck(args):
     y = to_categorical(rng.integers(0, 10, 4), 10, dtype="float64")
     ok = True
     for name in ("1layer", "3layer"):
-        report = gradcheck.check_model(workshop_model(name, dtype="float64"), x, y, max_entries=args.entries)
+        report = gradcheck.check_model(workshop_model(name, dtype="float64"), x, y, max_entries=args.entries,
+                                       backend=args.backend)
         print(report, end="\n\n")
         ok &= report.passed
     return 0 if ok else 1
@@ -197,6 +198,9 @@ def build_parser():
 
     p = sub.add_parser("gradcheck", help="finite-difference gradient check of both workshop models")
     p.add_argument("--entries", type=_positive_int, default=50, help="entries checked per weight tensor")
+    p.add_argument("--backend", choices=["numpy", "numba"], default="numpy",
+                   help="numpy (default): check the plain NumPy lines you read and edit; numba: the engine's "
+                        "fast paths")
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.set_defaults(func=cmd_gradcheck)
 

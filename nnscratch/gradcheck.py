@@ -18,9 +18,18 @@ Usage::
 
 Dropout is random; during a check each layer's random generator is rewound before every forward
 pass, so all evaluations see the same mask.
+
+**Which code is checked.**  By default every check runs on the ``'numpy'`` backend: the plain NumPy
+lines you read (and may edit) in ``activations.py``, ``layers.py``, ``conv.py`` and ``losses.py``.
+Change ``sigmoid_backward`` and the default check fails.  ``backend='numba'`` checks the engine's fast
+paths instead (``engine/fast.py``), which compute the library's own formulas whatever you edit; the
+report says which code it checked.
 """
+import functools
+
 import numpy as np
 
+from . import backend as backend_switch
 from .layers import Dropout
 from . import losses
 
@@ -53,11 +62,28 @@ def numerical_gradient(f, x, h=1e-5, indices=None):
     return out
 
 
+BACKEND_NOTES = {"numpy": "the plain NumPy lines of the learner's rooms, as you read and edit them",
+                 "numba": "the engine's fast paths (engine/fast.py), not the plain lines you read"}
+
+
+def on_backend(check):
+    """Run a check on one backend: ``backend='numpy'`` (the default) checks the plain NumPy lines a
+    learner reads and edits; ``backend='numba'`` checks the engine's fast paths.  The report says which."""
+    @functools.wraps(check)
+    def run(*args, backend="numpy", **kwargs):
+        with backend_switch.use(backend):                 # every forward/backward of the check runs here
+            report = check(*args, **kwargs)
+        report.backend = backend
+        return report
+    return run
+
+
 class Report:
-    """Rows of ``(name, shape, entries checked, relative error, max abs difference)`` with a verdict."""
+    """Rows of ``(name, shape, entries checked, relative error, max abs difference)`` with a verdict,
+    and ``backend``: which code was checked (see the module docstring)."""
 
     def __init__(self, title, tol=DEFAULT_TOL):
-        self.title, self.tol, self.rows = title, tol, []
+        self.title, self.tol, self.rows, self.backend = title, tol, [], None
 
     def add(self, name, shape, numeric, analytic):
         self.rows.append({"name": name, "shape": tuple(shape), "checked": len(numeric),
@@ -78,6 +104,7 @@ class Report:
     def __str__(self):
         lines = [f"Gradient check: {self.title}  (central differences, float64; a correct gradient "
                  f"gives ~1e-8 or less, fail above {self.tol:g})",
+                 *([f"  backend {self.backend}: checks {BACKEND_NOTES[self.backend]}"] if self.backend else []),
                  f"  {'tensor':<22} {'shape':<14} {'checked':>8} {'rel. error':>11} {'max |diff|':>11}"]
         for r in self.rows:
             lines.append(f"  {r['name']:<22} {str(r['shape']):<14} {r['checked']:>8} "
@@ -104,10 +131,11 @@ def _pick(size, max_entries, rng):
     return np.sort(rng.choice(size, max_entries, replace=False))
 
 
+@on_backend
 def check_layer(layer, x, training=True, h=1e-5, max_entries=None, tol=DEFAULT_TOL, seed=0):
     """Check one layer's ``backward`` on input ``x (N, D)``, through ``L = sum(forward(x) * R)`` with a
     fixed random ``R`` (so ``dL/d(output) = R``); ``x`` may also be images ``(N, H, W, C)``.  Builds
-    the layer in float64 if it is not built."""
+    the layer in float64 if it is not built.  ``backend``: ``'numpy'`` (default) or ``'numba'``."""
     rng = np.random.default_rng(seed)
     x = np.array(x, dtype=np.float64)
     if not layer.built:
@@ -136,11 +164,12 @@ def check_layer(layer, x, training=True, h=1e-5, max_entries=None, tol=DEFAULT_T
     return report
 
 
+@on_backend
 def check_loss(kind, y, pred, h=1e-5, tol=DEFAULT_TOL):
     """Check a loss's gradient.  ``kind='softmax'``: ``pred`` are logits ``z`` and the fused gradient
     ``(softmax(z) - y)/N`` is checked against ``softmax_crossentropy_from_logits``; ``kind=
     'probability'``: ``pred`` are outputs ``p`` (e.g. sigmoid) and ``categorical_crossentropy_gradient``
-    is checked against ``categorical_crossentropy``."""
+    is checked against ``categorical_crossentropy``.  ``backend``: ``'numpy'`` (default) or ``'numba'``."""
     y = np.asarray(y, dtype=np.float64)
     pred = np.array(pred, dtype=np.float64)
     if kind == "softmax":
@@ -157,9 +186,11 @@ def check_loss(kind, y, pred, h=1e-5, tol=DEFAULT_TOL):
     return report
 
 
+@on_backend
 def check_model(model, x, y, training=True, h=1e-5, max_entries=200, tol=DEFAULT_TOL, seed=0):
     """Check every parameter tensor of a float64 ``Sequential`` end to end (loss included), and the
-    input.  Large tensors are checked on ``max_entries`` random entries each (``None``: all)."""
+    input.  Large tensors are checked on ``max_entries`` random entries each (``None``: all).
+    ``backend``: ``'numpy'`` (default) or ``'numba'``."""
     if model.dtype != np.float64:
         raise ValueError("check_model: create the model with Sequential(dtype='float64') for a meaningful check")
     rng = np.random.default_rng(seed)
@@ -188,4 +219,4 @@ def check_model(model, x, y, training=True, h=1e-5, max_entries=200, tol=DEFAULT
     return report
 
 
-__all__ = ["check_layer", "check_loss", "check_model", "numerical_gradient", "relative_error", "Report"]
+__all__ = ["check_layer", "check_loss", "check_model", "numerical_gradient", "relative_error", "Report", "on_backend"]

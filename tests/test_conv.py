@@ -170,7 +170,7 @@ def test_conv2d_gradient_check(be, padding, strides):
             layer = Conv2D(3, (3, 2), strides=strides, padding=padding, activation=activation,
                            use_bias=use_bias, seed=6)
             layer.build((6, 7, 2), "float64")
-            report = gradcheck.check_layer(layer, _images((2, 6, 7, 2), seed=7))
+            report = gradcheck.check_layer(layer, _images((2, 6, 7, 2), seed=7), backend=be)
             assert report.passed, str(report)
             assert len(report.rows) == (3 if use_bias else 2)
             assert report.max_error < 1e-7
@@ -183,7 +183,7 @@ def test_maxpool_gradient_check(be, padding, strides, pool_size):
     """Random inputs (no ties, so the max is differentiable at the point checked)."""
     with backend.use(be):
         report = gradcheck.check_layer(MaxPooling2D(pool_size, strides=strides, padding=padding),
-                                       _images((2, 7, 6, 2), seed=8))
+                                       _images((2, 7, 6, 2), seed=8), backend=be)
     assert report.passed, str(report)
 
 
@@ -194,7 +194,7 @@ def test_convnet_model_gradient_check(be):
         model = zoo.simple_convnet(dtype="float64", seed=9, input_shape=(12, 12, 2), filters=(3, 4))
         x = _images((5, 12, 12, 2), seed=10)
         y = nnscratch.utils.to_categorical(np.arange(5) % 10, 10)
-        report = gradcheck.check_model(model, x, y, max_entries=60)
+        report = gradcheck.check_model(model, x, y, max_entries=60, backend=be)
     assert report.passed, str(report)
     assert len(report.rows) == 7                                 # 3 kernels, 3 biases, the input
 
