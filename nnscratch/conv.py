@@ -6,7 +6,9 @@ H rows, W columns, C channels (1 for MNIST: ``input_shape=(28, 28, 1)``).
 Read in this order:
 
 1. :func:`conv_forward_naive` and :func:`maxpool_forward_naive`: the definitions, as plain loops
-   (after CS231n's ``conv_forward_naive``).  Slow; tests check the layers against them.
+   (after CS231n's ``conv_forward_naive``), each with its backward beside it
+   (:func:`conv_backward_naive`, :func:`maxpool_backward_naive`).  Slow; tests check the layers
+   against them.  Derivations: ``docs/derivations.md``.
 2. :func:`im2col` / :func:`col2im`: a convolution is a matrix product once every receptive field
    is copied into one row ("image to columns").  The loops here run over the kernel's ``kh * kw``
    positions only, never over samples.
@@ -90,6 +92,12 @@ def pad(x, pads, value=0.0):
     return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
 
 
+def _crop(xp, pads):
+    """The inverse of :func:`pad`: ``xp (N, Hp, Wp, C)`` without its padded rows and columns."""
+    (t, b), (l, r) = pads
+    return xp[:, t:xp.shape[1] - b, l:xp.shape[2] - r, :]
+
+
 # ============================================================== the definitions, as plain loops
 def conv_forward_naive(x, w, b=None, strides=(1, 1), padding="valid"):
     """The definition of a (cross-correlation) convolution, one output number at a time::
@@ -132,6 +140,61 @@ def maxpool_forward_naive(x, pool_size=(2, 2), strides=None, padding="valid"):
     return out
 
 
+def conv_backward_naive(dz, x, w, strides=(1, 1), padding="valid"):
+    """The backward pass of :func:`conv_forward_naive`, one term at a time
+    (`docs/derivations.md#conv2d <../docs/derivations.md#conv2d>`_).  Each product
+    ``xp[n, r*sh + i, c*sw + j, ch] * w[i, j, ch, f]`` in ``out[n, r, c, f]`` sends ``dz[n, r, c, f]``
+    times its other factor to each of its two factors::
+
+        dw[i, j, ch, f]                  += xp[n, r*sh + i, c*sw + j, ch] * dz[n, r, c, f]
+        dxp[n, r*sh + i, c*sw + j, ch]   += w[i, j, ch, f] * dz[n, r, c, f]     (then cropped to x)
+        db[f]                            += dz[n, r, c, f]
+
+    ``dz (N, OH, OW, F)``, ``x (N, H, W, C)``, ``w (kh, kw, C, F)`` -> ``(dx, dw, db)`` of the shapes of
+    ``x``, ``w`` and ``(F,)``.  Four nested loops: a reference for tests, not for training.
+    """
+    N, H, W, C = x.shape
+    kh, kw, _, F = w.shape
+    (sh, sw), padding = _pair(strides, "strides"), _padding(padding, "conv_backward_naive")
+    OH, OW, pads_h, pads_w = _geometry((H, W, C), (kh, kw), (sh, sw), padding, "conv_backward_naive")
+    xp = pad(x, (pads_h, pads_w))
+    dxp, dw, db = np.zeros(xp.shape, dz.dtype), np.zeros(w.shape, dz.dtype), np.zeros(F, dz.dtype)
+    for n in range(N):
+        for r in range(OH):
+            for c in range(OW):
+                rows, cols = slice(r * sh, r * sh + kh), slice(c * sw, c * sw + kw)
+                for f in range(F):
+                    dw[:, :, :, f] += xp[n, rows, cols, :] * dz[n, r, c, f]     # (kh, kw, C)
+                    dxp[n, rows, cols, :] += w[:, :, :, f] * dz[n, r, c, f]     # fields overlap: add
+                    db[f] += dz[n, r, c, f]
+    return _crop(dxp, (pads_h, pads_w)), dw, db
+
+
+def maxpool_backward_naive(da, x, pool_size=(2, 2), strides=None, padding="valid"):
+    """The backward pass of :func:`maxpool_forward_naive` (`docs/derivations.md#max-pooling
+    <../docs/derivations.md#max-pooling>`_): a max passes its gradient to the input that was the
+    maximum, and to it alone; ties go to the first in the window's row-major order (as TensorFlow)::
+
+        (i, j) = argmax_{i, j} xp[n, r*sh + i, c*sw + j, ch]
+        dxp[n, r*sh + i, c*sw + j, ch] += da[n, r, c, ch]       (then cropped to x)
+
+    ``da (N, OH, OW, C)``, ``x (N, H, W, C)`` -> ``dx (N, H, W, C)``.  A reference for tests."""
+    N, H, W, C = x.shape
+    ph, pw = _pair(pool_size, "pool_size")
+    sh, sw = _pair(strides if strides is not None else (ph, pw), "strides")
+    padding = _padding(padding, "maxpool_backward_naive")
+    OH, OW, pads_h, pads_w = _geometry((H, W, C), (ph, pw), (sh, sw), padding, "maxpool_backward_naive")
+    xp = pad(x, (pads_h, pads_w), -np.inf)
+    dxp = np.zeros(xp.shape, dtype=da.dtype)
+    for n in range(N):
+        for r in range(OH):
+            for c in range(OW):
+                for ch in range(C):
+                    i, j = divmod(int(np.argmax(xp[n, r * sh:r * sh + ph, c * sw:c * sw + pw, ch])), pw)
+                    dxp[n, r * sh + i, c * sw + j, ch] += da[n, r, c, ch]
+    return _crop(dxp, (pads_h, pads_w))
+
+
 # ============================================================================= im2col / col2im
 def im2col(xp, kh, kw, sh, sw, OH, OW):
     """Every receptive field as one row: ``cols[n, r, c, i, j, ch] = xp[n, r*sh + i, c*sw + j, ch]``.
@@ -159,11 +222,6 @@ def col2im(dcols, padded_shape, sh, sw):
         for j in range(kw):
             dxp[:, i:i + sh * (OH - 1) + 1:sh, j:j + sw * (OW - 1) + 1:sw, :] += dcols[:, :, :, i, j, :]
     return dxp
-
-
-def _crop(xp, pads):
-    (t, b), (l, r) = pads
-    return xp[:, t:xp.shape[1] - b, l:xp.shape[2] - r, :]
 
 
 def glorot_uniform_conv(shape, rng, dtype="float32"):
@@ -352,5 +410,6 @@ class MaxPooling2D(Layer):
 
 registry.register(Conv2D, MaxPooling2D)                               # the layers a model file may name
 
-__all__ = ["Conv2D", "MaxPooling2D", "conv_forward_naive", "maxpool_forward_naive", "im2col", "col2im",
+__all__ = ["Conv2D", "MaxPooling2D", "conv_forward_naive", "maxpool_forward_naive", "conv_backward_naive",
+           "maxpool_backward_naive", "im2col", "col2im",
            "output_length", "padding_amounts", "glorot_uniform_conv"]

@@ -319,3 +319,56 @@ def test_keras_surface_has_the_conv_layers():
     assert tf.keras.layers.Conv2D is Conv2D and tf.keras.layers.MaxPooling2D is MaxPooling2D
     assert tf.keras.layers.Flatten is Flatten
     assert nnscratch.registry.get("Conv2D") is Conv2D
+
+
+# -------------------------------------------------- the backward passes as plain loops (issue 25, item 2)
+@pytest.mark.parametrize("be", BACKENDS)
+@pytest.mark.parametrize("padding,strides", GEOMETRIES + [("valid", (3, 2))])
+@pytest.mark.parametrize("kernel", [(3, 3), (2, 3)])
+def test_conv_backward_naive_equals_the_layers_backward(be, padding, strides, kernel):
+    """The plain loops give the layer's dW, db and dx (im2col / col2im, and the engine's) to rounding."""
+    x, rng = _images((2, 7, 6, 3), seed=40), np.random.default_rng(41)
+    with backend.use(be):
+        layer = Conv2D(4, kernel, strides=strides, padding=padding, seed=42)
+        layer.build(x.shape[1:], "float64")
+        layer.bias[...] = rng.normal(size=4)
+        z = layer.forward(x)
+        dz = rng.normal(size=z.shape)
+        dx = layer.backward(dz)
+    np.testing.assert_allclose(z, conv.conv_forward_naive(x, layer.kernel, layer.bias, strides, padding), atol=1e-12)
+    dx_n, dw_n, db_n = conv.conv_backward_naive(dz, x, layer.kernel, strides, padding)
+    assert dx_n.shape == x.shape and dw_n.shape == layer.kernel.shape and db_n.shape == (4,)
+    np.testing.assert_allclose(dx, dx_n, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(layer.d_kernel, dw_n, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(layer.d_bias, db_n, rtol=1e-11, atol=1e-12)
+
+
+def test_conv_backward_naive_by_hand():
+    """One 3x3 image, one 2x2 kernel, one output gradient of 1 at (0, 1): dx is the kernel placed at
+    the field of that output, dw is that field, db is 1."""
+    x = np.arange(9.0).reshape(1, 3, 3, 1)
+    w = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(2, 2, 1, 1)
+    dz = np.zeros((1, 2, 2, 1))
+    dz[0, 0, 1, 0] = 1.0
+    dx, dw, db = conv.conv_backward_naive(dz, x, w)
+    np.testing.assert_array_equal(dx[0, :, :, 0], [[0, 1, 2], [0, 3, 4], [0, 0, 0]])
+    np.testing.assert_array_equal(dw[:, :, 0, 0], [[1, 2], [4, 5]])
+    np.testing.assert_array_equal(db, [1.0])
+
+
+@pytest.mark.parametrize("be", BACKENDS)
+@pytest.mark.parametrize("padding,strides", GEOMETRIES)
+@pytest.mark.parametrize("pool_size", [(2, 2), (3, 2)])
+def test_maxpool_backward_naive_equals_the_layers_backward(be, padding, strides, pool_size):
+    """Random inputs, and inputs full of ties (ReLU zeros): the same routing as the layer, exactly."""
+    rng = np.random.default_rng(43)
+    for x in (_images((2, 7, 6, 2), seed=44), np.maximum(_images((2, 7, 6, 2), seed=45), 0).round()):
+        with backend.use(be):
+            layer = MaxPooling2D(pool_size, strides=strides, padding=padding)
+            layer.build(x.shape[1:], "float64")
+            a = layer.forward(x)
+            da = rng.normal(size=a.shape)
+            dx = layer.backward(da)
+        np.testing.assert_array_equal(a, conv.maxpool_forward_naive(x, pool_size, strides, padding))
+        np.testing.assert_allclose(dx, conv.maxpool_backward_naive(da, x, pool_size, strides, padding),
+                                   rtol=0, atol=1e-14)
