@@ -38,7 +38,7 @@ def sigmoid(z):
 
 
 def sigmoid_backward(z, a, da):
-    """``dz = da * a * (1 - a)``  (sigmoid'(z) = a (1 - a))."""
+    """``dz = da * a * (1 - a)``  (sigmoid'(z) = a (1 - a); docs/derivations.md#sigmoid)."""
     return da * a * (1 - a)
 
 
@@ -55,7 +55,7 @@ def softmax_backward(z, a, da):
 
     (The softmax Jacobian is ``diag(a) - a a^T``; multiplying it by ``da`` gives the line above.
     When softmax feeds categorical cross-entropy the model uses the fused shortcut
-    ``dz = (a - y) / N`` instead; see ``losses.py``.)
+    ``dz = (a - y) / N`` instead; see ``losses.py``.)  Derivation: docs/derivations.md#softmax-jacobian
     """
     return a * (da - np.sum(da * a, axis=-1, keepdims=True))
 
@@ -67,7 +67,8 @@ def relu(z):
 
 
 def relu_backward(z, a, da):
-    """``dz = da * [z > 0]`` (the derivative at exactly 0 is taken as 0, as TensorFlow does)."""
+    """``dz = da * [z > 0]`` (the derivative at exactly 0 is taken as 0, as TensorFlow does;
+    docs/derivations.md#relu)."""
     return da * (z > 0)
 
 
@@ -78,7 +79,7 @@ def tanh(z):
 
 
 def tanh_backward(z, a, da):
-    """``dz = da * (1 - a^2)``."""
+    """``dz = da * (1 - a^2)`` (tanh' = 1 - tanh^2; docs/derivations.md#tanh)."""
     return da * (1 - a * a)
 
 

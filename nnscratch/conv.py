@@ -142,7 +142,7 @@ def maxpool_forward_naive(x, pool_size=(2, 2), strides=None, padding="valid"):
 
 def conv_backward_naive(dz, x, w, strides=(1, 1), padding="valid"):
     """The backward pass of :func:`conv_forward_naive`, one term at a time
-    (`docs/derivations.md#conv2d <../docs/derivations.md#conv2d>`_).  Each product
+    (docs/derivations.md#conv2d).  Each product
     ``xp[n, r*sh + i, c*sw + j, ch] * w[i, j, ch, f]`` in ``out[n, r, c, f]`` sends ``dz[n, r, c, f]``
     times its other factor to each of its two factors::
 
@@ -171,9 +171,9 @@ def conv_backward_naive(dz, x, w, strides=(1, 1), padding="valid"):
 
 
 def maxpool_backward_naive(da, x, pool_size=(2, 2), strides=None, padding="valid"):
-    """The backward pass of :func:`maxpool_forward_naive` (`docs/derivations.md#max-pooling
-    <../docs/derivations.md#max-pooling>`_): a max passes its gradient to the input that was the
-    maximum, and to it alone; ties go to the first in the window's row-major order (as TensorFlow)::
+    """The backward pass of :func:`maxpool_forward_naive` (docs/derivations.md#max-pooling): a max
+    passes its gradient to the input that was the maximum, and to it alone; ties go to the first in
+    the window's row-major order (as TensorFlow)::
 
         (i, j) = argmax_{i, j} xp[n, r*sh + i, c*sw + j, ch]
         dxp[n, r*sh + i, c*sw + j, ch] += da[n, r, c, ch]       (then cropped to x)
@@ -215,7 +215,8 @@ def im2col(xp, kh, kw, sh, sw, OH, OW):
 def col2im(dcols, padded_shape, sh, sw):
     """The adjoint of :func:`im2col`: add each field's gradient back where the field came from,
     ``dxp[n, r*sh + i, c*sw + j, ch] += dcols[n, r, c, i, j, ch]`` (overlapping fields add up).
-    ``dcols (N, OH, OW, kh, kw, C)`` -> ``dxp`` of ``padded_shape (N, Hp, Wp, C)``."""
+    ``dcols (N, OH, OW, kh, kw, C)`` -> ``dxp`` of ``padded_shape (N, Hp, Wp, C)``.
+    Why the adjoint is the gradient: docs/derivations.md#conv2d"""
     _, OH, OW, kh, kw, _ = dcols.shape
     dxp = np.zeros(padded_shape, dtype=dcols.dtype)
     for i in range(kh):
@@ -313,6 +314,7 @@ class Conv2D(Layer):
         ``dW = cols.T @ dz : (K, F)`` reshaped to ``(kh, kw, C, F)``;  ``db = sum of dz over N, OH, OW``;
         ``dcols = dz @ W.reshape(K, F).T : (N*OH*OW, K)`` and ``dx = col2im(dcols)`` cropped to
         ``(N, H, W, C)`` (or None when ``need_dx`` is False: the model's first layer).
+        Derivation (dx, a correlation with the flipped kernel; col2im): docs/derivations.md#conv2d
         """
         x, cols, z, a = self.cache
         N, H, W, C = x.shape
@@ -389,7 +391,8 @@ class MaxPooling2D(Layer):
 
     def backward(self, da, need_dx=True):
         """``dx[n, r*sh + i, c*sw + j, ch] += da[n, r, c, ch]`` where ``(i, j)`` is the window's argmax
-        ``k = i*pw + j``; zero elsewhere.  ``(N, OH, OW, C) -> (N, H, W, C)``."""
+        ``k = i*pw + j``; zero elsewhere.  ``(N, OH, OW, C) -> (N, H, W, C)``.
+        Derivation: docs/derivations.md#max-pooling"""
         x_shape, k = self.cache
         N, H, W, C = x_shape
         (ph, pw), (sh, sw) = self.pool_size, self.strides

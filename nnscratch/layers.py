@@ -155,6 +155,7 @@ class Dense(Layer):
         ``dW = x.T @ dz : (D, M)``;  ``db = sum over rows of dz : (M,)``;
         returns ``dx = dz @ W.T : (N, D)``, or None when ``need_dx`` is False (the model's first
         layer: nothing upstream needs dL/dx, which saves a third of its backward matmuls).
+        Derivation, index by index (why each transpose): docs/derivations.md#dense
         """
         x, z, a = self.cache
         if backend.fast():
@@ -246,6 +247,7 @@ class Dropout(Layer):
 
     ``mask_source``: optional callable ``(shape, dtype) -> boolean keep array`` used instead of this
     layer's random generator.  ``keras_reference`` uses it to replay the masks Keras drew.
+    Derivation (why ``1/(1 - rate)``): docs/derivations.md#dropout
     """
 
     def __init__(self, rate, seed=None, name=None, input_shape=None, dtype=None):

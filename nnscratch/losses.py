@@ -83,7 +83,8 @@ def categorical_crossentropy_gradient(y, p):
     ``dL/dq_ij = -y_ij / (N q_ij)`` where ``eps <= q_ij <= 1 - eps`` and 0 where the clip is active
     (a clipped value does not move with p; TensorFlow passes the gradient at the bounds themselves);
     then through the renormalisation, ``dq_ij/dp_ik = (delta_jk - q_ij) / s_i``, so
-    ``dL/dp_ik = (g_ik - sum_j g_ij q_ij) / s_i``  with ``g = dL/dq``.
+    ``dL/dp_ik = (g_ik - sum_j g_ij q_ij) / s_i``  with ``g = dL/dq``
+    (docs/derivations.md#categorical-cross-entropy).
     """
     s = _row_sums(p)
     q = p / s
@@ -107,7 +108,8 @@ def softmax_crossentropy_from_logits_gradient(y, p):
     """The fused gradient ``dL/dz = (p - y) / N`` with ``p = softmax(z)``: ``(N, C)``.
 
     Derivation: ``dL_i/dz_ij = softmax(z_i)_j * sum_k y_ik - y_ij = p_ij - y_ij`` for rows of ``y``
-    that sum to 1; the softmax Jacobian and the ``1/p`` of the logarithm cancel.
+    that sum to 1; the softmax Jacobian and the ``1/p`` of the logarithm cancel.  Every step, with
+    the one that uses ``sum_j y_ij = 1``: docs/derivations.md#softmax-cross-entropy
     """
     return (p - y) / y.shape[0]
 

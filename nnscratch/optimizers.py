@@ -121,6 +121,8 @@ class Adam(Optimizer):
 
     As in Keras (``keras/src/optimizers/adam.py``), epsilon is added to the *uncorrected* ``sqrt(v)``;
     the original paper adds it to the corrected one, which differs slightly in the first steps.
+    Why a zero-started average needs correcting, the paper's ``m_hat``/``v_hat`` form, and why this one
+    equals it (with epsilon / sqrt(1 - beta_2**t)): docs/derivations.md#adam
     """
     name = "adam"
     slots = ("m", "v")
@@ -172,7 +174,7 @@ class RMSprop(Optimizer):
     Epsilon is inside the square root (``sqrt(v + eps)``), unlike Adam's ``sqrt(v) + eps``.  The
     constants are the Python floats cast straight to the parameter's dtype (Keras's ``ops.multiply``
     with a Python float, measured bit-exact in float64); only ``lr`` goes through float32, Keras's
-    learning-rate variable.
+    learning-rate variable.  Derivation: docs/derivations.md#rmsprop
     """
     name = "rmsprop"
 
