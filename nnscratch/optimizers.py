@@ -44,27 +44,77 @@ def _through_float32(value, dtype):
 
 
 class Optimizer:
+    """What every optimizer shares: its hyperparameters (checked whenever one is set), the parameter
+    arrays it was built for (``variables``) and their state (``state``), and :meth:`apply`.
+
+    An optimizer belongs to the model it first stepped, as in Keras: :meth:`build` fixes the arrays it
+    updates, and :meth:`apply` refuses any other array (a second model compiled with the same object
+    gets a ``ValueError``, never the first model's moments).  ``BOUNDS`` names each hyperparameter's
+    valid interval: ``opt.learning_rate = -1`` is refused as ``Adam(learning_rate=-1)`` is."""
     name = "optimizer"
+    slots = ()
+    BOUNDS = {"learning_rate": dict(low=0, low_open=True)}
 
     def __init__(self, learning_rate):
-        self.learning_rate = _number(self, "learning_rate", learning_rate, low=0, low_open=True)
+        self.learning_rate = learning_rate
         self.iterations = 0
-        self.state = {}          # name -> list of arrays, one per parameter; created by build()
+        self.variables = []      # the parameter arrays this optimizer updates, in order; fixed by build()
+        self.state = {}          # slot name -> list of arrays, one per variable; created by build()
         self.built = False
 
+    def __setattr__(self, name, value):
+        """Every hyperparameter named in ``BOUNDS`` is checked here, at construction and ever after; one
+        that decides the state slots (``momentum``, ``centered``) may not change them after the first step."""
+        if name in self.BOUNDS:
+            value = _number(self, name, value, **self.BOUNDS[name])
+        if name in ("momentum", "centered") and self.__dict__.get("built"):
+            slots, old = tuple(self.slots), self.__dict__[name]
+            object.__setattr__(self, name, value)
+            needed = tuple(self.slots)
+            if needed != slots:
+                object.__setattr__(self, name, old)
+                raise ValueError(f"{type(self).__name__}: {name}={value!r} needs the state slots {list(needed)}, "
+                                 f"but the optimizer was built with {list(slots)}; create a new optimizer "
+                                 f"with {name}={value!r}")
+            return
+        object.__setattr__(self, name, value)
+
     def build(self, params):
-        """Create the state slots (zeros shaped like each parameter)."""
+        """Remember the parameter arrays ``params`` and create their state slots (zeros shaped like each)."""
         self.iterations = 0
+        self.variables = list(params)
         self.state = {slot: [np.zeros_like(p) for p in params] for slot in self.slots}
         self.built = True
+
+    def state_of(self, params):
+        """``{slot: [the state array of each of params]}``.  Each parameter must be one of the arrays
+        this optimizer was built for; ``params`` may be fewer of them (a layer frozen since, with
+        ``layer.trainable = False``)."""
+        if len(params) == len(self.variables) and all(p is v for p, v in zip(params, self.variables)):
+            return self.state                                  # the usual step: every variable, in order
+        position = {id(v): i for i, v in enumerate(self.variables)}
+        unknown = [i for i, p in enumerate(params) if id(p) not in position]
+        if unknown:
+            p = params[unknown[0]]
+            raise ValueError(
+                f"{type(self).__name__}: parameter {unknown[0]} (shape {getattr(p, 'shape', '?')}) is not one "
+                f"of the {len(self.variables)} arrays this optimizer was built for: an optimizer can only "
+                "update the variables it was originally built with (as in Keras), so one optimizer object "
+                "cannot train two models. Give each model its own, e.g. compile(optimizer='adam') or a new "
+                f"{type(self).__name__}(...).")
+        rows = [position[id(p)] for p in params]
+        return {slot: [arrays[i] for i in rows] for slot, arrays in self.state.items()}
 
     def apply(self, params, grads):
         """One step: update every parameter in place from its gradient (:meth:`update`);
         ``iterations += 1``."""
         if not self.built:
             self.build(params)
+        if len(grads) != len(params):
+            raise ValueError(f"{type(self).__name__}.apply: {len(params)} parameters but {len(grads)} gradients")
+        state = self.state_of(params)
         with interrupts_deferred():
-            self.update(params, grads)
+            self.update(params, grads, state)
             self.iterations += 1
 
     def get_config(self):
@@ -80,24 +130,29 @@ class SGD(Optimizer):
     (``v`` starts at zero; no dampening.)
     """
     name = "sgd"
+    BOUNDS = {**Optimizer.BOUNDS, "momentum": dict(low=0, high=1)}
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         super().__init__(learning_rate)
-        self.momentum = _number(self, "momentum", momentum, low=0, high=1)
+        self.momentum = momentum
         self.nesterov = bool(nesterov)
-        self.slots = ("velocity",) if self.momentum != 0 else ()
 
-    def update(self, params, grads):
-        """``w -= lr * g`` for every parameter ``w`` and its gradient ``g`` (momentum: see the class)."""
+    @property
+    def slots(self):
+        return ("velocity",) if self.momentum != 0 else ()
+
+    def update(self, params, grads, state):
+        """``w -= lr * g`` for every parameter ``w`` and its gradient ``g`` (momentum: see the class).
+        ``state``: each parameter's velocity (:meth:`Optimizer.state_of`)."""
         lr = _through_float32(self.learning_rate, params[0].dtype)
         mu = _through_float32(self.momentum, params[0].dtype)
         if backend.fast():
-            return fast.sgd_update(self, params, grads, lr, mu)   # the loop below, one pass per parameter
+            return fast.sgd_update(self, params, grads, state, lr, mu)   # the loop below, one pass per parameter
         for i, (w, g) in enumerate(zip(params, grads)):
             if self.momentum == 0:
                 w -= g * lr
                 continue
-            v = self.state["velocity"][i]
+            v = state["velocity"][i]
             v *= mu
             v -= g * lr                           # v = mu * v - lr * g
             if self.nesterov:
@@ -126,12 +181,12 @@ class Adam(Optimizer):
     """
     name = "adam"
     slots = ("m", "v")
+    BOUNDS = {**Optimizer.BOUNDS, "beta_1": dict(low=0, high=1, high_open=True),
+              "beta_2": dict(low=0, high=1, high_open=True), "epsilon": dict(low=0, low_open=True)}
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate)
-        self.beta_1 = _number(self, "beta_1", beta_1, low=0, high=1, high_open=True)
-        self.beta_2 = _number(self, "beta_2", beta_2, low=0, high=1, high_open=True)
-        self.epsilon = _number(self, "epsilon", epsilon, low=0, low_open=True)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
 
     def _alpha(self, dtype):
         """``lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`` with ``t = iterations + 1``, cast as Keras casts."""
@@ -140,15 +195,15 @@ class Adam(Optimizer):
         beta_2_power = _through_float32(self.beta_2, dtype) ** dt(t)
         return _through_float32(self.learning_rate, dtype) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
 
-    def update(self, params, grads):
+    def update(self, params, grads, state):
         """The four lines of the class docstring for every parameter ``w``, its gradient ``g`` and its
-        moments ``m``, ``v``."""
+        moments ``m``, ``v`` (``state``, :meth:`Optimizer.state_of`)."""
         dt = params[0].dtype.type
         alpha = dt(self._alpha(params[0].dtype))          # lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)
         one_minus_beta_1, one_minus_beta_2, eps = dt(1 - self.beta_1), dt(1 - self.beta_2), dt(self.epsilon)
         if backend.fast():                                # the loop below, in one pass per parameter
-            return fast.adam_update(self, params, grads, one_minus_beta_1, one_minus_beta_2, alpha, eps)
-        for w, g, m, v in zip(params, grads, self.state["m"], self.state["v"]):
+            return fast.adam_update(self, params, grads, state, one_minus_beta_1, one_minus_beta_2, alpha, eps)
+        for w, g, m, v in zip(params, grads, state["m"], state["v"]):
             m += (g - m) * one_minus_beta_1               # m = beta_1 m + (1 - beta_1) g
             v += (g * g - v) * one_minus_beta_2           # v = beta_2 v + (1 - beta_2) g^2
             w -= m * alpha / (np.sqrt(v) + eps)
@@ -177,37 +232,41 @@ class RMSprop(Optimizer):
     learning-rate variable.  Derivation: docs/derivations.md#rmsprop
     """
     name = "rmsprop"
+    BOUNDS = {**Optimizer.BOUNDS, "rho": dict(low=0, high=1), "momentum": dict(low=0, high=1),
+              "epsilon": dict(low=0, low_open=True)}
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False):
         super().__init__(learning_rate)
-        self.rho = _number(self, "rho", rho, low=0, high=1)
-        self.momentum = _number(self, "momentum", momentum, low=0, high=1)
-        self.epsilon = _number(self, "epsilon", epsilon, low=0, low_open=True)
+        self.rho, self.momentum, self.epsilon = rho, momentum, epsilon
         if not isinstance(centered, (bool, np.bool_)):
             raise ValueError(f"RMSprop: centered must be True or False, got {centered!r}")
         self.centered = bool(centered)
-        self.slots = (("velocity",) + (("momentum",) if self.momentum > 0 else ())
-                      + (("average_gradient",) if self.centered else ()))
 
-    def update(self, params, grads):
-        """The rule of the class docstring for every parameter ``w`` and its gradient ``g``."""
+    @property
+    def slots(self):
+        return (("velocity",) + (("momentum",) if self.momentum > 0 else ())
+                + (("average_gradient",) if self.centered else ()))
+
+    def update(self, params, grads, state):
+        """The rule of the class docstring for every parameter ``w`` and its gradient ``g`` (its slots:
+        ``state``, :meth:`Optimizer.state_of`)."""
         dt = params[0].dtype.type
         lr = _through_float32(self.learning_rate, params[0].dtype)
         rho, one_minus_rho, mu, eps = dt(self.rho), dt(1 - self.rho), dt(self.momentum), dt(self.epsilon)
         if backend.fast():
-            return fast.rmsprop_update(self, params, grads, rho, one_minus_rho, mu, eps, lr)   # the loop below
+            return fast.rmsprop_update(self, params, grads, state, rho, one_minus_rho, mu, eps, lr)   # the loop below
         for i, (w, g) in enumerate(zip(params, grads)):
-            v = self.state["velocity"][i]
+            v = state["velocity"][i]
             v[...] = rho * v + one_minus_rho * (g * g)
             if self.centered:
-                a = self.state["average_gradient"][i]
+                a = state["average_gradient"][i]
                 a[...] = rho * a + one_minus_rho * g
                 d = v - a * a + eps
             else:
                 d = v + eps
             step = lr * g / np.sqrt(d)
             if self.momentum > 0:
-                m = self.state["momentum"][i]
+                m = state["momentum"][i]
                 m[...] = mu * m + step
                 w -= m
             else:

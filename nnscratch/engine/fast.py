@@ -44,6 +44,26 @@ def _check(array, shape, dtype, what):
     return array
 
 
+def _floats(x, what):
+    """``x`` as a C-contiguous float32 or float64 array (the types the loops are written for), or a
+    ValueError naming ``what``."""
+    x = np.ascontiguousarray(x)
+    if x.dtype not in (np.float32, np.float64) or x.ndim == 0:
+        raise ValueError(f"{what} must be a float32 or float64 array with at least one axis, got "
+                         f"{x.dtype} of shape {x.shape}")
+    return x
+
+
+def _images(layer, x):
+    """``x`` as C-contiguous float images ``(N,) + layer.built_input_shape``: the loops of Conv2D and
+    MaxPooling2D size their outputs from the built shape and trust ``x`` to have it."""
+    x = _floats(x, f"{layer.name}: the input")
+    if x.shape[1:] != tuple(layer.built_input_shape):
+        raise ValueError(f"{layer.name}: inputs of shape {x.shape}, but the layer was built for samples of "
+                         f"shape {tuple(layer.built_input_shape)} (channels last)")
+    return x
+
+
 def _fused(activation):
     """The activation's loop number as a plain int (Numba types an IntEnum argument anew on every call,
     ~100 us; an int costs nothing), or None for an activation of your own."""
@@ -76,6 +96,7 @@ def activation_forward(layer, z):
     fused = _fused(layer.activation)
     if fused is None:
         return layer.activation.forward(z)
+    z = _floats(z, f"{layer.name}: the input")
     a = work(layer, "a", z.shape, z.dtype)
     _loops().activation_forward(_rows(z), fused, _rows(a))
     return a
@@ -115,7 +136,7 @@ def dropout_forward(layer, x, scale):
     """``keep = u >= rate`` (or the layer's ``mask_source``), ``mask = keep * scale``, ``out = x * mask``
     (``Dropout.forward``), in one pass; ``u`` is computed inside the loop from a key drawn from
     ``layer.rng``, the same numbers as ``random.counter_uniform(key, x.shape)``.  Returns ``(mask, out)``."""
-    x = np.ascontiguousarray(x)
+    x = _floats(x, f"{layer.name}: the input")
     mask, out = work(layer, "mask", x.shape, x.dtype), work(layer, "out", x.shape, x.dtype)
     if layer.mask_source is not None:
         keep = np.ascontiguousarray(layer.mask_source(x.shape, x.dtype))
@@ -132,7 +153,7 @@ def conv2d_forward(layer, x):
     """``cols = im2col(xp)``, ``z = cols @ W.reshape(K, F) + b``, ``a = f(z)`` (``Conv2D.forward``):
     im2col by a loop that pads by index arithmetic (no padded copy), the product into a reused array,
     bias and activation in one pass.  Returns ``(cols, z, a)``: ``(N*OH*OW, K)``, ``(N, OH, OW, F)`` x 2."""
-    x = np.ascontiguousarray(x)
+    x = _images(layer, x)
     N, C = len(x), x.shape[3]
     (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
     OH, OW, F = layer.output_shape
@@ -173,7 +194,7 @@ def conv2d_input_gradient(layer, dz):
 def maxpool_forward(layer, x):
     """``a = max over each window``, ``k = the index of its first maximum`` (``MaxPooling2D.forward``),
     one pass without the windows' copy.  Returns ``(a, k)``, ``(N, OH, OW, C)`` each."""
-    x = np.ascontiguousarray(x)
+    x = _images(layer, x)
     N, C = len(x), x.shape[3]
     (ph, pw), (sh, sw) = layer.pool_size, layer.strides
     OH, OW, _ = layer.output_shape
@@ -208,7 +229,9 @@ def softmax_crossentropy(owner, y, z, p=None):
     (``losses.softmax_crossentropy_from_logits`` and its gradient).  ``p``: the model's softmax output
     to write into (the values it already holds are written again), else a reused array.  Returns
     ``(L, dz)``."""
-    z = np.ascontiguousarray(z)
+    z = _floats(z, "the logits")
+    if z.ndim != 2:
+        raise ValueError(f"the logits must have shape (samples, classes), got {z.shape}")
     y = _loss_rows(y, z.shape, "the targets")
     p = work(owner, "loss_softmax", z.shape, z.dtype) if p is None else \
         _check(p, z.shape, z.dtype, "the softmax output")
@@ -219,7 +242,9 @@ def softmax_crossentropy(owner, y, z, p=None):
 def crossentropy(owner, y, p, eps):
     """Categorical cross-entropy on probabilities and its gradient in one pass
     (``losses.categorical_crossentropy`` and ``categorical_crossentropy_gradient``).  Returns ``(L, dp)``."""
-    p = np.ascontiguousarray(p)
+    p = _floats(p, "the predictions")
+    if p.ndim != 2:
+        raise ValueError(f"the predictions must have shape (samples, classes), got {p.shape}")
     y = _loss_rows(y, p.shape, "the targets")
     dp = work(owner, "loss_gradient", p.shape, p.dtype)
     dt = p.dtype.type
@@ -235,50 +260,51 @@ def one_hot(owner, labels, num_classes, dtype):
 
 
 # =================================================================================== optimizers
-def _flat_views(opt, params, grads):
-    """1-D views of every parameter, gradient and state slot of ``opt``, for the loops (no copies),
-    checked once: each gradient and slot has its parameter's shape and dtype, all C-contiguous and
-    writable.  Made again only when the model hands over different arrays."""
+def _flat_views(opt, params, grads, state):
+    """1-D views of every parameter, gradient and state slot (``state``: ``opt.state_of(params)``), for
+    the loops (no copies), checked once: each gradient and slot has its parameter's shape and dtype, all
+    C-contiguous, the parameters and slots writable.  Made again only when the arrays change."""
+    slots = [state[slot] for slot in opt.slots]
+    arrays = list(params) + list(grads) + [a for slot in slots for a in slot]
     kept = opt.__dict__.get("_flat")
-    arrays = list(params) + list(grads)
     if kept is not None and len(kept[0]) == len(arrays) and all(a is b for a, b in zip(kept[0], arrays)):
         return kept[1]
     dtype = params[0].dtype if params else np.float32
-    slots = {slot: opt.state[slot] for slot in opt.slots}
     name = type(opt).__name__
-    if len(grads) != len(params) or any(len(s) != len(params) for s in slots.values()):
+    if len(grads) != len(params) or any(len(s) != len(params) for s in slots):
         raise ValueError(f"{name}: {len(params)} parameters, {len(grads)} gradients and state for "
-                         f"{[len(s) for s in slots.values()]}: the optimizer was built for other variables")
+                         f"{[len(s) for s in slots]}: the optimizer was built for other variables")
     for i, p in enumerate(params):
         _writable(_check(p, p.shape, dtype, f"{name}: parameter {i}"), f"{name}: parameter {i}")
         _check(grads[i], p.shape, dtype, f"{name}: the gradient of parameter {i}")
-        for slot, arrays_of_slot in slots.items():
-            _check(arrays_of_slot[i], p.shape, dtype, f"{name}: its {slot!r} state of parameter {i} "
-                   "(an optimizer is built for the variables it first updated)")
+        for slot, arrays_of_slot in zip(opt.slots, slots):
+            what = f"{name}: its {slot!r} state of parameter {i}"
+            _writable(_check(arrays_of_slot[i], p.shape, dtype, what + " (an optimizer is built for the "
+                             "variables it first updated)"), what)
     flat = lambda seq: tuple(a.reshape(-1) for a in seq)   # noqa: E731
-    views = (flat(params), flat(grads), tuple(flat(s) for s in slots.values()))
+    views = (flat(params), flat(grads), tuple(flat(s) for s in slots))
     opt.__dict__["_flat"] = (arrays, views)
     return views
 
 
-def sgd_update(opt, params, grads, lr, momentum):
+def sgd_update(opt, params, grads, state, lr, momentum):
     """``SGD.update`` in one pass per parameter: ``w -= g * lr``, or with momentum
     ``v = v * mu - g * lr; w += v`` (Nesterov: ``w += v * mu - g * lr``)."""
-    ws, gs, slots = _flat_views(opt, params, grads)
+    ws, gs, slots = _flat_views(opt, params, grads, state)
     _loops().sgd_update(ws, gs, slots[0] if slots else None, lr, momentum, opt.nesterov)
 
 
-def adam_update(opt, params, grads, one_minus_beta_1, one_minus_beta_2, alpha, eps):
+def adam_update(opt, params, grads, state, one_minus_beta_1, one_minus_beta_2, alpha, eps):
     """``Adam.update`` in one pass per parameter: ``m += (g - m) * (1 - beta_1)``,
     ``v += (g*g - v) * (1 - beta_2)``, ``w -= m * alpha / (sqrt(v) + eps)``."""
-    ws, gs, (ms, vs) = _flat_views(opt, params, grads)
+    ws, gs, (ms, vs) = _flat_views(opt, params, grads, state)
     _loops().adam_update(ws, gs, ms, vs, one_minus_beta_1, one_minus_beta_2, alpha, eps)
 
 
-def rmsprop_update(opt, params, grads, rho, one_minus_rho, momentum, eps, lr):
+def rmsprop_update(opt, params, grads, state, rho, one_minus_rho, momentum, eps, lr):
     """``RMSprop.update`` in one pass per parameter (velocity, and the momentum and average-gradient
     slots where the optimizer has them)."""
-    ws, gs, slots = _flat_views(opt, params, grads)
+    ws, gs, slots = _flat_views(opt, params, grads, state)
     slot = dict(zip(opt.slots, slots))
     _loops().rmsprop_update(ws, gs, slot["velocity"], slot.get("momentum"), slot.get("average_gradient"),
                             rho, one_minus_rho, momentum, eps, lr)
