@@ -486,10 +486,10 @@ def test_chaos_rule_catches_a_float32_only_bug(monkeypatch):
         _assert_miss_only_after_chaos_horizon(*args, nn, km, x, y, trajectory, report)
     original = nn_opt.SGD.update
 
-    def momentum_bug(self, params, grads):
+    def momentum_bug(self, params, grads, state):
         if params[0].dtype == np.float32:
             monkeypatch.setattr(self, "momentum", 0.9 * 0.95)
-        return original(self, params, grads)
+        return original(self, params, grads, state)
     monkeypatch.setattr(nn_opt.SGD, "update", momentum_bug)
     report = _report("float32")
     trajectory = cmp.compare_steps(report, nn, km, x, y, steps=100, via="fit")
