@@ -15,6 +15,11 @@ The key of each call is drawn from the layer's own ``numpy.random.Generator`` (`
 seed makes every mask repeatable.  The NumPy expression below and the Numba kernel
 (``kernels.dropout_forward``, which computes ``u`` inside its loop instead of storing it) give the
 same numbers, so both backends draw the same masks.
+
+A model file keeps each ``numpy.random.Generator`` (the model's shuffling, each Dropout's keys) as its
+``bit_generator.state`` in JSON: :func:`generator_state` writes it, :func:`generator_from_state`
+rebuilds exactly that generator, choosing its bit generator from a fixed list (never by a name from
+the file).
 """
 import numpy as np
 
@@ -35,3 +40,35 @@ def counter_uniform(key, shape):
     z = (z ^ (z >> np.uint64(27))) * MIX_2
     z ^= z >> np.uint64(31)
     return ((z >> np.uint64(40)).astype(np.float32) * np.float32(2.0 ** -24)).reshape(shape)
+
+
+BIT_GENERATORS = {bg.__name__: bg for bg in (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox,
+                                             np.random.SFC64, np.random.MT19937)}
+
+
+def generator_state(rng):
+    """``rng.bit_generator.state`` as JSON can hold it: arrays become lists, NumPy integers Python ints."""
+    def plain(value):
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+        if isinstance(value, np.integer):
+            return int(value)
+        return value
+    return plain(rng.bit_generator.state)
+
+
+def generator_from_state(state):
+    """A ``numpy.random.Generator`` in exactly ``state`` (what :func:`generator_state` wrote), or a
+    ValueError saying why not."""
+    kind = state.get("bit_generator") if isinstance(state, dict) else None
+    if kind not in BIT_GENERATORS:
+        raise ValueError(f"must be a bit_generator.state of one of {', '.join(BIT_GENERATORS)}, "
+                         f"got {state!r:.80}")
+    generator = np.random.Generator(BIT_GENERATORS[kind]())
+    try:
+        generator.bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as e:
+        raise ValueError(f"is not a valid {kind} state: {e!r}") from None
+    return generator

@@ -44,24 +44,19 @@ that the format does not define are refused unread; nothing is unpickled.
 Saving writes a temporary file beside the target, flushes it to disk and renames it into place:
 a crash leaves either the old file or the new one, never half of one.
 """
-import errno
 import inspect
 import json
 import math
 import os
-import secrets
-import stat
 import zipfile
 import zlib
 
 import numpy as np
 
-from . import losses, optimizers, registry
+from . import fileio, losses, optimizers, random, registry
 
 FILE_FORMAT = "nnscratch-model-v1"
 MAX_META_CHARS = 1 << 22      # 4 Mi characters; the workshop's 3-layer model needs 1,722, 1,000 layers ~200,000
-_BIT_GENERATORS = {bg.__name__: bg for bg in (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox,
-                                               np.random.SFC64, np.random.MT19937)}
 
 
 # ====================================================================== save
@@ -78,15 +73,7 @@ def save_model(model, path):
     except (TypeError, ValueError) as e:
         raise ValueError(f"save: the model's configuration cannot be written as JSON ({e}); "
                          "every layer's get_config() must hold plain numbers, strings and lists") from None
-    target = os.path.realpath(path)           # through a symbolic link, as open(path, 'wb') writes
-    folder = os.path.dirname(target)
-    if not os.path.isdir(folder):
-        raise ValueError(f"save: cannot write {path!r}: the folder {folder!r} does not exist; "
-                         "create it first (os.makedirs)")
-    if os.path.isdir(target):
-        raise ValueError(f"save: cannot write {path!r}: it is a folder; give a file name such as "
-                         f"{os.path.join(path, 'model.npz')!r}")
-    _write_atomically(path, target, arrays)
+    fileio.write_atomically(path, lambda f: np.savez(f, **arrays))
 
 
 def _metadata_and_arrays(model):
@@ -107,13 +94,13 @@ def _metadata_and_arrays(model):
     first = config["layers"][0]["config"]
     if first.get("input_shape") is None:      # built by fit/build: record the input shape it got
         first["input_shape"] = list(_model_input_shape(model))
-    rng_states = {"model": _plain(model.rng.bit_generator.state)}
+    rng_states = {"model": random.generator_state(model.rng)}
     for layer in model.layers:
         if _has_rng(layer):
             if layer.name == "model":
                 raise ValueError(f"save: a layer with a random generator cannot be named 'model' "
                                  f"(the file keeps the model's own generator under that name)")
-            rng_states[layer.name] = _plain(layer.rng.bit_generator.state)
+            rng_states[layer.name] = random.generator_state(layer.rng)
     meta = {"format": FILE_FORMAT, "model": config, "rng_states": rng_states, "optimizer": None}
     arrays = {f"weight_{i}": w for i, w in enumerate(model.trainable_weights)}
     opt = model.optimizer
@@ -141,70 +128,6 @@ def _model_input_shape(model):
 
 def _has_rng(layer):
     return isinstance(getattr(layer, "rng", None), np.random.Generator)
-
-
-def _plain(value):
-    """A generator state as JSON can hold it: arrays become lists, NumPy integers Python ints."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def _write_atomically(path, target, arrays):
-    """Write a hidden temporary file beside ``target``, fsync it, rename it over ``target``, fsync
-    the folder.  The temporary is created with mode 0o666 so the umask applies, as for ``open``."""
-    folder, base = os.path.split(target)
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)      # an existing file keeps its permissions
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and not os.access(target, os.W_OK):
-        raise PermissionError(errno.EACCES, f"save: cannot write {path!r}: the file is read-only "
-                                            "(open(path, 'wb') would refuse too); nothing was changed")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
-        try:
-            fd = os.open(tmp, flags, 0o666)
-            break
-        except FileExistsError:
-            continue
-        except OSError as e:
-            raise OSError(e.errno, f"save: cannot write {path!r} (a temporary file in {folder!r} "
-                                   f"could not be created): {e.strerror}") from e
-    else:
-        raise OSError(f"save: cannot write {path!r}: no free temporary name in {folder!r}")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if mode is not None:
-                os.fchmod(f.fileno(), mode)
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(e, OSError) and e.errno is not None:
-            raise OSError(e.errno, f"save: cannot write {path!r}: {e.strerror}; "
-                                   "the file there (if any) is unchanged") from e
-        raise
-    try:                                                   # make the rename itself durable
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass                                               # not every file system allows it
-    finally:
-        os.close(dfd)
 
 
 # ====================================================================== load
@@ -569,13 +492,7 @@ def _dims(shape, what, fail):
 
 def _generator(state, what, fail):
     """A ``numpy.random.Generator`` in exactly the saved ``state`` (its bit generator named inside)."""
-    kind = state.get("bit_generator") if isinstance(state, dict) else None
-    if kind not in _BIT_GENERATORS:
-        fail(f"{what} must be a bit_generator.state of one of {', '.join(_BIT_GENERATORS)}, "
-             f"got {state!r:.80}")
-    generator = np.random.Generator(_BIT_GENERATORS[kind]())
     try:
-        generator.bit_generator.state = state
-    except (TypeError, ValueError, KeyError, OverflowError) as e:
-        fail(f"{what} is not a valid {kind} state: {e!r}")
-    return generator
+        return random.generator_from_state(state)
+    except ValueError as e:
+        fail(f"{what} {e}")

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from . import backend, checks, losses, optimizers, saving
+from . import backend, checks, h5_weights, losses, optimizers, saving
 from .engine import fast, inference
 from .progress import ProgressBar
 from .tensor import Tensor
@@ -294,6 +294,17 @@ class Model:
         """Write architecture, weights, optimizer state and random-generator states to one ``.npz``
         file, atomically; see ``saving.py`` for the format."""
         saving.save_model(self, path)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Keras's ``save_weights``: the weights and the optimizer's state in Keras 3's ``.weights.h5``
+        file, which real Keras's ``load_weights`` reads too (``h5_weights.py``)."""
+        h5_weights.save_weights(self, filepath, overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Keras's ``load_weights``: the weights (and, if compiled, the optimizer's state) of a
+        ``.weights.h5`` file written by ``save_weights`` here or in Keras, into this model of the same
+        architecture; checked completely before any weight changes (``h5_weights.py``)."""
+        h5_weights.load_weights(self, filepath, skip_mismatch)
 
 
 def batch_slices(n, batch_size):

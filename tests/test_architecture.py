@@ -16,10 +16,10 @@ PACKAGE = ROOT / "nnscratch"
 # higher one (docs/architecture.md draws them).
 STOREYS = [
     ("base", ["version", "utils", "random", "tensor", "initializers", "registry", "checks", "progress",
-              "summary", "datasets"]),
+              "summary", "fileio", "datasets"]),
     ("engine", ["engine", "backend"]),
     ("math", ["activations", "layers", "conv", "losses", "optimizers"]),
-    ("models", ["saving", "training", "models", "gradcheck"]),
+    ("models", ["saving", "h5_weights", "training", "models", "gradcheck"]),
     ("surface", ["keras", "nn", "__init__"]),
     ("apps", ["__main__", "workshop", "zoo", "plotting"]),
 ]

@@ -9,7 +9,7 @@ from .. import saving as _saving
 from ._missing import NotImplementedInNnscratch, message, missing_attribute
 
 _METHODS = ["add", "compile", "fit", "evaluate", "predict", "summary", "get_weights", "set_weights",
-            "train_on_batch", "save", "count_params"]
+            "train_on_batch", "save", "save_weights", "load_weights", "count_params"]
 
 
 class Sequential(_models.Sequential):
