@@ -10,6 +10,8 @@ Importing this package imports TensorFlow (slow, a few seconds).  Install with
 * :mod:`keras_reference.masks`    -- rebuild the dropout masks Keras draws and replay them in nnscratch.
 * :mod:`keras_reference.compare`  -- side-by-side differences: forward, loss, gradients, N optimizer
   steps, a whole ``fit`` epoch, ``evaluate``/``predict``; also ``python -m keras_reference.compare``.
+* :mod:`keras_reference.exercises` -- Keras's answers for ``nnscratch exercise check`` (imported on
+  demand, through ``nnscratch/workshop/keras_side.py``).
 """
 import os
 

@@ -8,6 +8,7 @@
     nnscratch workshop --quick       # the same on small subsets, in under a minute
     nnscratch knn --neighbors 3      # k-nearest neighbours on MNIST, beside scikit-learn's
     nnscratch compare --model 3layer # nnscratch against Keras, step by step (needs TensorFlow)
+    nnscratch exercise list          # write a backward pass yourself: list / start NAME / check NAME
 """
 import argparse
 import os
@@ -174,6 +175,35 @@ def cmd_knn(args):
     return 0
 
 
+def cmd_exercise(args):
+    from . import exercises
+    from .exercises.checker import main_list
+    if args.action == "list":
+        print("Exercises (nnscratch exercise start NAME, then nnscratch exercise check NAME):")
+        main_list()
+        return 0
+    if args.name is None:
+        print(f"nnscratch exercise {args.action}: name an exercise, e.g. nnscratch exercise {args.action} "
+              "dense_backward (nnscratch exercise list shows them)", file=sys.stderr)
+        return 2
+    if args.action == "start":
+        path, written = exercises.start(args.name, args.dir)
+        if not written:
+            print(f"{path} already exists: your work is left as it is (delete it, or give another --dir, "
+                  "to start again)", file=sys.stderr)
+            return 1
+        print(f"Wrote {path}: fill in the TODO, then run: nnscratch exercise check {args.name}"
+              + (f" --dir {args.dir}" if args.dir != exercises.checker.DEFAULT_FOLDER else ""))
+        return 0
+    try:
+        report = exercises.check(args.name, args.dir, keras=args.keras)
+    except RuntimeError as e:
+        print(f"nnscratch: error: {e}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0 if report.passed else 1
+
+
 def cmd_compare(args):
     from .workshop.keras_side import compare_main
     return compare_main(args.args)
@@ -250,6 +280,21 @@ def build_parser():
     p.add_argument("--nn-epochs", type=_non_negative_int, default=3, metavar="N",
                    help="train the 3-layer network N epochs on the same data for the comparison (0: skip)")
     p.set_defaults(func=cmd_knn)
+
+    from .exercises import EXERCISES
+    from .exercises.checker import DEFAULT_FOLDER
+    p = sub.add_parser("exercise", help="exercises: write a backward pass (or an Adam step, a layer) yourself "
+                                        "and check it against finite differences, nnscratch and Keras",
+                       description="list: the exercises. start NAME: write the stub NAME.py into --dir (never "
+                                   "over a file that is there). check NAME: load --dir/NAME.py and check it "
+                                   "with finite differences, against nnscratch and against Keras.")
+    p.add_argument("action", choices=["list", "start", "check"])
+    p.add_argument("name", nargs="?", choices=list(EXERCISES), metavar="NAME",
+                   help="one of: " + ", ".join(EXERCISES))
+    p.add_argument("--dir", default=DEFAULT_FOLDER, help=f"your exercises' folder (default {DEFAULT_FOLDER})")
+    p.add_argument("--keras", choices=["auto", "on", "off"], default="auto",
+                   help="check against Keras: auto (if TensorFlow imports; default), on (required), off")
+    p.set_defaults(func=cmd_exercise)
 
     p = sub.add_parser("compare", help="nnscratch against Keras step by step (python -m keras_reference.compare)",
                        description="Runs python -m keras_reference.compare with the remaining arguments, "

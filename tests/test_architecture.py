@@ -21,7 +21,7 @@ STOREYS = [
     ("math", ["activations", "layers", "conv", "losses", "optimizers"]),
     ("models", ["saving", "h5_weights", "training", "models", "gradcheck"]),
     ("surface", ["keras", "nn", "__init__"]),
-    ("apps", ["__main__", "workshop", "zoo", "plotting"]),
+    ("apps", ["__main__", "workshop", "exercises", "zoo", "plotting"]),
 ]
 # kNN is a library of its own beside the network: it may use the base, nothing else of nnscratch.
 SEPARATE = {"neighbors": "base"}

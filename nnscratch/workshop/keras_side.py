@@ -35,6 +35,18 @@ class KerasSide:
         return self.kr.keras_twin(nn_model, loss="keras", seed=seed)
 
 
+def exercise_reference():
+    """``(keras_reference.exercises, 'Keras <version>')``: Keras's numbers for ``nnscratch exercise check``;
+    ``(None, why not)`` when TensorFlow/Keras does not import."""
+    try:
+        from keras_reference import exercises          # first: it quiets TensorFlow's logs before importing it
+        import keras
+    except Exception as e:               # ImportError, or TensorFlow failing to initialise
+        return None, (f"TensorFlow/Keras is not available ({type(e).__name__}: {e}); install it with "
+                      "pip install 'nnscratch[keras]'")
+    return exercises, f"Keras {keras.__version__}"
+
+
 def compare_main(argv):
     """``nnscratch compare ...``: ``python -m keras_reference.compare ...``; exit status 2 without TensorFlow."""
     try:
