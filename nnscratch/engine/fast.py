@@ -26,7 +26,7 @@ def _conv_loops():
     return conv_loops
 
 
-def _rows(x):
+def _as_2d(x):
     """``x`` as 2-D rows over its last axis, ``(N, ..., M) -> (N * ..., M)``: the element-wise loops
     work on rows, whatever the layer's sample shape."""
     x = np.ascontiguousarray(x)
@@ -98,7 +98,7 @@ def activation_forward(layer, z):
         return layer.activation.forward(z)
     z = _floats(z, f"{layer.name}: the input")
     a = work(layer, "a", z.shape, z.dtype)
-    _loops().activation_forward(_rows(z), fused, _rows(a))
+    _loops().activation_forward(_as_2d(z), fused, _as_2d(a))
     return a
 
 
@@ -117,7 +117,7 @@ def activation_backward(layer, z, a, da, db=None):
         raise ValueError(f"{layer.name}: the gradient {da.shape} {da.dtype} does not match the output "
                          f"{a.shape} {a.dtype} of the forward pass")
     dz = work(layer, "dz", da.shape, da.dtype)
-    _loops().activation_backward(_rows(z), _rows(a), _rows(da), fused, _rows(dz), db)
+    _loops().activation_backward(_as_2d(z), _as_2d(a), _as_2d(da), fused, _as_2d(dz), db)
     return dz
 
 
@@ -141,10 +141,10 @@ def dropout_forward(layer, x, scale):
     if layer.mask_source is not None:
         keep = np.ascontiguousarray(layer.mask_source(x.shape, x.dtype))
         _check(keep, x.shape, keep.dtype, f"{layer.name}: the mask_source's keep array")
-        _loops().dropout_keep(_rows(x), _rows(keep), scale, _rows(mask), _rows(out))
+        _loops().dropout_keep(_as_2d(x), _as_2d(keep), scale, _as_2d(mask), _as_2d(out))
     else:
         key = random.new_key(layer.rng)
-        _loops().dropout_forward(_rows(x), key, np.float32(layer.rate), scale, _rows(mask), _rows(out))
+        _loops().dropout_forward(_as_2d(x), key, np.float32(layer.rate), scale, _as_2d(mask), _as_2d(out))
     return mask, out
 
 
@@ -215,7 +215,7 @@ def maxpool_backward(layer, da):
 
 
 # ======================================================================================= losses
-def _loss_rows(y, shape, what):
+def _targets_like(y, shape, what):
     """The targets as the loop reads them: C-contiguous rows of ``shape``, in their own float dtype
     (the loop computes with them as they are, as the NumPy expression does)."""
     y = np.ascontiguousarray(y)
@@ -232,7 +232,7 @@ def softmax_crossentropy(owner, y, z, p=None):
     z = _floats(z, "the logits")
     if z.ndim != 2:
         raise ValueError(f"the logits must have shape (samples, classes), got {z.shape}")
-    y = _loss_rows(y, z.shape, "the targets")
+    y = _targets_like(y, z.shape, "the targets")
     p = work(owner, "loss_softmax", z.shape, z.dtype) if p is None else \
         _check(p, z.shape, z.dtype, "the softmax output")
     dz = work(owner, "loss_gradient", z.shape, z.dtype)
@@ -245,7 +245,7 @@ def crossentropy(owner, y, p, eps):
     p = _floats(p, "the predictions")
     if p.ndim != 2:
         raise ValueError(f"the predictions must have shape (samples, classes), got {p.shape}")
-    y = _loss_rows(y, p.shape, "the targets")
+    y = _targets_like(y, p.shape, "the targets")
     dp = work(owner, "loss_gradient", p.shape, p.dtype)
     dt = p.dtype.type
     return _loops().crossentropy(p, y, dp, dt(eps), dt(1 - eps)), dp
