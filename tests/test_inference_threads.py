@@ -255,7 +255,7 @@ def test_the_direct_call_goes_through_forward_in_pieces_and_gives_every_row(spli
         assert seen == [len(x)]
 
 
-def test_split_rows_waits_for_every_thread_and_raises_and_restores_blas():
+def test_split_waits_for_every_thread_and_raises_and_restores_blas():
     finished = []
 
     def slow():

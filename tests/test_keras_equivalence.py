@@ -262,20 +262,20 @@ def _nn_trajectory(model, km, x, y, steps=100):
 
 def chaos_horizon(nn, km, x, y, tol, steps=100):
     """The first step at which nnscratch disagrees with *itself* by more than ``tol / 10``, computed
-    before Keras is looked at: against a twin whose initial weights differ by one ulp, and against a
-    twin on the other backend (each step rounded differently, as Keras's steps are).  ``steps`` if
+    before Keras is looked at: against a copy whose initial weights differ by one ulp, and against a
+    copy on the other backend (each step rounded differently, as Keras's steps are).  ``steps`` if
     neither departs."""
     from nnscratch import backend
     base = _nn_trajectory(cmp.clone_nn(nn), km, x, y, steps)
     nudged = cmp.clone_nn(nn)
     nudged.set_weights([np.nextafter(w, np.float32(np.inf)) for w in nn.get_weights()])
-    twins = [_nn_trajectory(nudged, km, x, y, steps)]
+    copies = [_nn_trajectory(nudged, km, x, y, steps)]
     other = "numpy" if backend.get_backend() != "numpy" else "numba"
     with backend.use(other):
-        twins.append(_nn_trajectory(cmp.clone_nn(nn), km, x, y, steps))
+        copies.append(_nn_trajectory(cmp.clone_nn(nn), km, x, y, steps))
     horizon = steps
-    for twin in twins:
-        for t, (a, b) in enumerate(zip(base, twin)):
+    for run in copies:
+        for t, (a, b) in enumerate(zip(base, run)):
             if max(float(np.max(np.abs(u - v))) for u, v in zip(a, b)) > tol / 10:
                 horizon = min(horizon, t)
                 break
@@ -299,7 +299,7 @@ def _assert_miss_only_after_chaos_horizon(spec, seed, batch, optimizer, nn, km, 
     _assert_ok(report64)
     horizon = chaos_horizon(nn, km, x, y, tol)
     early = [(t, d) for t, d in enumerate(trajectory[:horizon]) if d > tol]
-    assert horizon < len(trajectory), f"float32 miss but nnscratch's own twins never depart:\n{report.table()}"
+    assert horizon < len(trajectory), f"float32 miss but nnscratch's own copies never depart:\n{report.table()}"
     assert not early, (f"float32 miss {early[0][1]:.2e} at step {early[0][0] + 1}, before the chaos horizon "
                        f"(step {horizon + 1}):\n{report.table()}")
 
@@ -494,7 +494,7 @@ def test_chaos_rule_catches_a_float32_only_bug(monkeypatch):
     report = _report("float32")
     trajectory = cmp.compare_steps(report, nn, km, x, y, steps=100, via="fit")
     assert not report.ok
-    with pytest.raises(AssertionError, match="before the chaos horizon|twins never depart"):
+    with pytest.raises(AssertionError, match="before the chaos horizon|copies never depart"):
         _assert_miss_only_after_chaos_horizon(*args, nn, km, x, y, trajectory, report)
 
 

@@ -205,8 +205,12 @@ def test_crossentropy_equals_losses(n, c, dtype, zero_row, seed):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("make", [lambda: optimizers.Adam(), lambda: optimizers.SGD(0.1),
-                                  lambda: optimizers.SGD(0.1, 0.9), lambda: optimizers.SGD(0.1, 0.9, True)],
-                         ids=["adam", "sgd", "momentum", "nesterov"])
+                                  lambda: optimizers.SGD(0.1, 0.9), lambda: optimizers.SGD(0.1, 0.9, True),
+                                  lambda: optimizers.RMSprop(), lambda: optimizers.RMSprop(momentum=0.9),
+                                  lambda: optimizers.RMSprop(centered=True),
+                                  lambda: optimizers.RMSprop(momentum=0.5, centered=True)],
+                         ids=["adam", "sgd", "momentum", "nesterov", "rmsprop", "rmsprop-momentum",
+                              "rmsprop-centered", "rmsprop-momentum-centered"])
 def test_optimizer_kernels_bit_equal_to_the_written_out_update(make, dtype):
     """``apply`` on the numba backend (one kernel pass over all parameters) equals the loop written
     out in ``optimizers.py`` (numpy backend) bit for bit: no fastmath in the optimizer kernels."""
