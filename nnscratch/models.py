@@ -10,11 +10,11 @@ One step (:meth:`Sequential.compute_gradients`, then ``training.Model.train_step
 ``fit`` runs exactly this step on every mini-batch (``training.py``: the loop around it, shared by
 every model), and ``evaluate``/``predict`` run the same ``forward``.
 
-The API mirrors ``keras.Sequential``: ``add``, ``build``, ``layers``, ``summary``, and from
-:class:`~nnscratch.training.Model` ``compile``, ``fit``, ``evaluate``, ``predict``, ``get_weights``,
-``set_weights``, ``save`` and :func:`~nnscratch.saving.load_model`.  A ``Sequential`` can itself be a
-layer of another one (``Sequential([model, Softmax()])``): it then shares its layers and weights with
-the outer model, as in Keras.
+The API mirrors ``keras.Sequential``: ``add``, ``build``, ``layers``, ``count_params``, and from
+:class:`~nnscratch.training.Model` ``compile``, ``fit``, ``evaluate``, ``predict``, ``summary``,
+``get_weights``, ``set_weights``, ``save``; and :func:`~nnscratch.saving.load_model`.  A
+``Sequential`` can itself be a layer of another one (``Sequential([model, Softmax()])``): it then
+shares its layers and weights with the outer model, as in Keras.
 """
 import numpy as np
 

@@ -54,7 +54,7 @@ def plot_confusion_matrix(cm, path=None, ax=None, class_names=None, title="Confu
 
 
 # ------------------------------------------------------------------------------------------------
-# Figures of the workshop report (nnscratch/workshop.py): digit grids, training curves, sweeps.
+# Figures of the workshop report (nnscratch/workshop/): digit grids, training curves, sweeps.
 # Same conventions as above: a bare Figure, saved as PNG when ``path`` is given, returned.
 # ------------------------------------------------------------------------------------------------
 def _new_figure(figsize):

@@ -12,9 +12,9 @@ Flood, 2014): for a call with key ``key``, element ``i`` (in row-major order) ge
     u = (z >> 40) / 2**24                             (24 random bits, in [0, 1), exactly a float32)
 
 The key of each call is drawn from the layer's own ``numpy.random.Generator`` (``self.rng``), so a
-seed makes every mask repeatable.  The NumPy expression below and the Numba kernel
-(``kernels.dropout_forward``, which computes ``u`` inside its loop instead of storing it) give the
-same numbers, so both backends draw the same masks.
+seed makes every mask repeatable.  The NumPy expression below and the Numba loop
+(``dropout_forward`` in ``engine/loops.py``, which computes ``u`` inside its loop instead of
+storing it) give the same numbers, so both backends draw the same masks.
 
 A model file keeps each ``numpy.random.Generator`` (the model's shuffling, each Dropout's keys) as its
 ``bit_generator.state`` in JSON: :func:`generator_state` writes it, :func:`generator_from_state`

@@ -4,7 +4,7 @@ Each belongs to an *owner* (a layer, a model, an optimizer) and has a name (``"z
 It is kept in the owner's ``_work`` dict and made again only when the shape or dtype a call needs
 changes (a new batch size, the last partial batch).  An output of a fast path is therefore valid
 until the owner's next call, as the layer contract says; ``model(x)`` and ``predict`` copy what they
-return.  Threads never share an owner's work arrays: the row threads of ``inference.py`` run twins
+return.  Threads never share an owner's work arrays: the row threads of ``inference.py`` run replicas
 of the layers, each with a ``_work`` dict of its own.
 """
 import numpy as np

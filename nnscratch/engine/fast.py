@@ -7,7 +7,8 @@ loop checks nothing and trusts every index, so each function here checks the sha
 memory layout of every array a loop reads or writes that it did not make itself, once per call, and
 raises a ``ValueError`` naming it instead of letting a loop run past an array.
 
-``tests/test_backends.py`` runs every layer, loss and optimizer on both backends and holds them equal.
+``tests/test_backends.py``, ``tests/test_kernels.py`` and ``tests/test_conv.py`` hold the fast paths
+equal to the plain lines.
 """
 import numpy as np
 

@@ -1,14 +1,14 @@
 """Inference split by rows over the cores: the fast path of ``predict``, ``evaluate`` and ``model(x)``.
 
 Read ``training.py`` first: each of those methods runs a plain loop over batches, ``forward`` on
-each (dropout off), and on the numba backend hands the same loop here in one line.  Here the batches
-are dealt out in contiguous runs to several threads (``threads.split``; one per core, each with at
-least ``threads.MIN_ROWS_PER_THREAD`` rows).  The first run goes through the model itself; each
-other through a *replica* (:func:`replicas`: the same layers' ``forward``, the same weight arrays,
-its own ``cache`` and work arrays), so threads never share a work array.  The results come back in
-batch order.  Rows are independent at inference, so any split gives the same numbers up to
-rounding (BLAS may group a row's sums differently for another number of rows, as another batch
-size does).
+each (dropout off; ``model(x)``: one ``forward`` over all rows), and on the numba backend hands the
+same work here in one line.  Here the batches are dealt out in contiguous runs to several threads
+(``threads.split``; one per core, each with at least ``threads.MIN_ROWS_PER_THREAD`` rows).  The
+first run goes through the model itself; each other through a *replica* (:func:`replicas`: the
+same layers' ``forward``, the same weight arrays, its own ``cache`` and work arrays), so threads
+never share a work array.  The results come back in batch order.  Rows are independent at
+inference, so any split gives the same numbers up to rounding (BLAS may group a row's sums
+differently for another number of rows, as another batch size does).
 
 ``model(x)`` goes over its rows in pieces of at most :data:`CHUNK_ROWS` per ``forward`` call, so the
 work arrays the layers keep are a piece's size, not all rows' (``docs/speed.md#inference-split``).
