@@ -238,6 +238,7 @@ def keras_twin(nn_model, loss="consistent", optimizer=None, copy_weights=True, c
             n_dropout += 1
         else:
             stack.append(keras_layer_like(layer, dtype))
+            stack[-1].trainable = layer.trainable            # a frozen layer stays frozen in the twin
     model = keras.Sequential(stack)
     if copy_weights:
         from .transfer import to_keras

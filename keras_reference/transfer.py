@@ -31,7 +31,7 @@ def to_keras(nn_model, keras_model):
 def to_nnscratch(keras_model, nn_model):
     """Copy Keras's weights into ``nn_model`` (cast to its dtype). Returns it."""
     src = keras_model.get_weights()
-    _check(src, nn_model.trainable_weights, "to_nnscratch")
+    _check(src, nn_model.weights, "to_nnscratch")
     nn_model.set_weights([np.asarray(w, dtype=nn_model.dtype) for w in src])
     return nn_model
 

@@ -249,8 +249,9 @@ class Conv2D(Layer):
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros", seed=None,
-                 name=None, input_shape=None, dtype=None):
-        super().__init__(name=name or _unique_name("conv2d"), input_shape=input_shape, dtype=dtype)
+                 name=None, input_shape=None, dtype=None, trainable=True):
+        super().__init__(name=name or _unique_name("conv2d"), input_shape=input_shape, dtype=dtype,
+                         trainable=trainable)
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
             raise ValueError(f"Conv2D: filters must be a positive integer, got {filters!r}")
         self.filters = int(filters)
@@ -341,7 +342,7 @@ class Conv2D(Layer):
     def get_config(self):
         return {"name": self.name, "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding, "activation": self.activation.name,
-                "use_bias": self.use_bias, "input_shape": self.input_shape}
+                "use_bias": self.use_bias, "input_shape": self.input_shape, "trainable": self.trainable}
 
 
 # ================================================================================= MaxPooling2D

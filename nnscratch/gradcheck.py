@@ -188,9 +188,9 @@ def check_loss(kind, y, pred, h=1e-5, tol=DEFAULT_TOL):
 
 @on_backend
 def check_model(model, x, y, training=True, h=1e-5, max_entries=200, tol=DEFAULT_TOL, seed=0):
-    """Check every parameter tensor of a float64 ``Sequential`` end to end (loss included), and the
-    input.  Large tensors are checked on ``max_entries`` random entries each (``None``: all).
-    ``backend``: ``'numpy'`` (default) or ``'numba'``."""
+    """Check every trainable parameter tensor of a float64 ``Sequential`` end to end (loss included),
+    and the input.  Large tensors are checked on ``max_entries`` random entries each (``None``: all).
+    The layers of a nested ``Sequential`` are checked in their place (``outer/inner/dense/kernel``)."""
     if model.dtype != np.float64:
         raise ValueError("check_model: create the model with Sequential(dtype='float64') for a meaningful check")
     rng = np.random.default_rng(seed)
@@ -198,7 +198,7 @@ def check_model(model, x, y, training=True, h=1e-5, max_entries=200, tol=DEFAULT
     y = np.asarray(y, dtype=np.float64)
     if not model.built:
         model.build(x.shape[1:])
-    rewind = _rewinder(model.layers)
+    rewind = _rewinder(model.all_layers())           # every Dropout, nested ones too
 
     def loss():
         rewind()
@@ -209,14 +209,25 @@ def check_model(model, x, y, training=True, h=1e-5, max_entries=200, tol=DEFAULT
     dx = model.backward(model.loss_and_gradient(y, p)[1], input_grad=True)
     analytic = [g.copy() for g in model.gradients]
     report = Report(f"model {model.name}", tol)
-    for layer in model.layers:
-        for wname, w in zip(["kernel", "bias"], layer.weights):
-            g = analytic.pop(0)
-            idx = _pick(w.size, max_entries, rng)
-            report.add(f"{layer.name}/{wname}", w.shape, numerical_gradient(loss, w, h, idx), g.reshape(-1)[idx])
+    for (name, w), g in zip(_named_trainable_weights(model), analytic):   # the same order as gradients
+        idx = _pick(w.size, max_entries, rng)
+        report.add(name, w.shape, numerical_gradient(loss, w, h, idx), g.reshape(-1)[idx])
     idx = _pick(x.size, max_entries, rng)
     report.add("input", x.shape, numerical_gradient(loss, x, h, idx), dx.reshape(-1)[idx])
     return report
+
+
+def _named_trainable_weights(model, prefix=""):
+    """``(name, array)`` for each of ``model.trainable_weights``, in its order: ``dense/kernel``, ...;
+    a nested model's as ``inner/dense/kernel``; frozen layers left out, as ``trainable_weights`` does."""
+    named = []
+    for layer in model.layers if model.trainable else []:
+        if hasattr(layer, "all_layers"):                 # a nested Sequential
+            named += _named_trainable_weights(layer, f"{prefix}{layer.name}/")
+        else:
+            kinds = ["kernel", "bias"] if len(layer.weights) <= 2 else [f"w{i}" for i in range(len(layer.weights))]
+            named += [(f"{prefix}{layer.name}/{k}", w) for k, w in zip(kinds, layer.trainable_weights)]
+    return named
 
 
 __all__ = ["check_layer", "check_loss", "check_model", "numerical_gradient", "relative_error", "Report", "on_backend"]

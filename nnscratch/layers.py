@@ -43,9 +43,11 @@ def _snake_case(name):
 
 
 class Layer:
-    """Base class: a name, parameters ``weights`` and their gradients ``grads`` (Keras order)."""
+    """Base class: a name, parameters ``weights`` and their gradients ``grads`` (Keras order), and
+    ``trainable`` (Keras's flag: a frozen layer, ``layer.trainable = False``, keeps its weights while
+    its model trains; they stay in ``weights`` but leave ``trainable_weights``)."""
 
-    def __init__(self, name=None, input_shape=None, dtype=None):
+    def __init__(self, name=None, input_shape=None, dtype=None, trainable=True):
         self.name = name or _unique_name(_snake_case(type(self).__name__))
         if input_shape is not None:
             if isinstance(input_shape, (int, np.integer)):
@@ -63,6 +65,31 @@ class Layer:
         self.weights = []
         self.grads = []
         self.cache = None
+        self.trainable = trainable
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{self.name}: trainable must be True or False, got {value!r}")
+        self._trainable = bool(value)
+
+    @property
+    def trainable_weights(self):
+        """The weights ``fit`` updates: all of ``weights``, or none while the layer is frozen."""
+        return self.weights if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        return [] if self.trainable else self.weights
+
+    @property
+    def trainable_grads(self):
+        """The gradients of :attr:`trainable_weights`, in the same order."""
+        return self.grads if self.trainable else []
 
     def build(self, input_shape, dtype="float32"):
         """Create parameters once the shape of one input sample is known (``(784,)``, or just 784)."""
@@ -107,10 +134,10 @@ class Dense(Layer):
     """
 
     def __init__(self, units, activation=None, input_shape=None, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", seed=None, name=None, input_dim=None, dtype=None):
+                 bias_initializer="zeros", seed=None, name=None, input_dim=None, dtype=None, trainable=True):
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
-        super().__init__(name=name, input_shape=input_shape, dtype=dtype)
+        super().__init__(name=name, input_shape=input_shape, dtype=dtype, trainable=trainable)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
@@ -183,7 +210,7 @@ class Dense(Layer):
 
     def get_config(self):
         return {"name": self.name, "units": self.units, "activation": self.activation.name,
-                "input_shape": self.input_shape}
+                "input_shape": self.input_shape, "trainable": self.trainable}
 
 
 class Activation(Layer):

@@ -52,6 +52,7 @@ class Sequential(Model):
             Sequential._count += 1
         super().__init__(name, dtype, seed)
         self.layers = []
+        self._trainable = True
         for layer in layers or []:
             self.add(layer)
 
@@ -66,6 +67,16 @@ class Sequential(Model):
             raise ValueError(f"Sequential.add expects an nnscratch layer, got {type(layer).__name__}")
         if nested and (layer is self or self in layer.submodels()):
             raise ValueError(f"Sequential.add: {layer.name} cannot contain itself")
+        inside = {id(l) for l in self.all_layers()} | {id(m) for m in self.submodels()}
+        again = [l for l in [layer] + (layer.all_layers() + layer.submodels() if nested else []) if id(l) in inside]
+        if again:
+            raise ValueError(
+                f"Sequential.add: {again[0].name} is already in {self.name}. A layer can be used only once "
+                "in a Sequential: its backward pass keeps one cache (the input of its last forward), which "
+                "a second use would overwrite, so the first use's gradients would be wrong. Add a new "
+                "layer instead (e.g. Dense(units) again: its own weights). Sharing one layer's weights "
+                "between two places needs a model whose backward adds the shared layer's gradients up, "
+                "as Keras's functional API does (keras.Model(inputs, outputs)).")
         if nested and layer.dtype != self.dtype:
             raise ValueError(f"Sequential.add: {layer.name} is {layer.dtype.name} but {self.name} is "
                              f"{self.dtype.name}; create both with the same dtype")
@@ -79,14 +90,22 @@ class Sequential(Model):
             layer.build(self.layers[-2].output_shape, self.dtype)
 
     def build(self, input_shape, dtype=None):
-        """Create every layer's parameters for inputs of ``input_shape`` (``(784,)``, or just 784).
+        """Create every layer's parameters for inputs of ``input_shape``: one sample's shape (``(784,)``,
+        or just 784), or Keras's form with the batch axis first, ``(None, 784)``.
         (``dtype``: the outer model's, when this model is a layer of another; it must be this one's.)"""
         if not self.layers:
             raise ValueError("Sequential model has no layers: add some with model.add(...)")
         if dtype is not None and np.dtype(dtype) != self.dtype:
             raise ValueError(f"{self.name} is {self.dtype.name} but is built as a layer of a "
                              f"{np.dtype(dtype).name} model; create both with the same dtype")
-        shape = (int(input_shape),) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
+        shape = (input_shape,) if isinstance(input_shape, (int, np.integer)) else tuple(input_shape)
+        if len(shape) > 1 and shape[0] is None:          # Keras's model.build((None, 784)): the batch axis
+            shape = shape[1:]
+        if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+                                for d in shape):
+            raise ValueError(f"{self.name}.build: input_shape must be one sample's shape, positive integers "
+                             f"such as (784,) or (28, 28, 1), or Keras's (None, 784); got {input_shape!r}")
+        shape = tuple(int(d) for d in shape)
         for layer in self.layers:
             if not layer.built:
                 layer.build(shape, self.dtype)
@@ -94,6 +113,8 @@ class Sequential(Model):
                 raise ValueError(f"{layer.name} was built for inputs of shape {layer.built_input_shape}, "
                                  f"but receives {shape}")
             shape = layer.output_shape
+        if self.compiled_loss is not None:               # compiled before it was built (fit builds it)
+            self._compiled()
 
     @property
     def built(self):
@@ -126,11 +147,26 @@ class Sequential(Model):
 
     @property
     def weights(self):
-        return self.trainable_weights
+        """Every parameter array, trainable or frozen, Keras's order ``[W1, b1, W2, b2, ...]``: what
+        ``get_weights``, ``set_weights`` and ``save`` read and write."""
+        return [w for layer in self.layers for w in layer.weights]
 
     @property
     def grads(self):
-        return self.gradients
+        return [g for layer in self.layers for g in layer.grads]
+
+    @property
+    def trainable(self):
+        """Keras's ``model.trainable``: setting it sets every layer's flag (``False``: nothing trains)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{self.name}: trainable must be True or False, got {value!r}")
+        self._trainable = bool(value)
+        for layer in self.layers:
+            layer.trainable = bool(value)
 
     @property
     def head(self):
@@ -143,15 +179,30 @@ class Sequential(Model):
         inner = [l for l in self.layers if isinstance(l, Sequential)]
         return inner + [m for l in inner for m in l.submodels()]
 
+    def all_layers(self):
+        """Every layer at any depth, in order: a nested Sequential's layers in its place."""
+        return [leaf for l in self.layers for leaf in (l.all_layers() if isinstance(l, Sequential) else [l])]
+
     @property
     def trainable_weights(self):
-        """All parameter arrays, Keras's order: ``[W1, b1, W2, b2, ...]`` (the arrays themselves)."""
-        return [w for layer in self.layers for w in layer.weights]
+        """The parameter arrays ``fit`` updates (the arrays themselves), Keras's order ``[W1, b1, ...]``:
+        :attr:`weights` without those of frozen layers (``layer.trainable = False``)."""
+        return [w for layer in self.layers for w in layer.trainable_weights] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        """The parameter arrays of frozen layers (Keras's name)."""
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
 
     @property
     def gradients(self):
         """The gradient arrays, same order as :attr:`trainable_weights`, filled by ``backward``."""
-        return [g for layer in self.layers for g in layer.grads]
+        return [g for layer in self.layers for g in layer.trainable_grads] if self.trainable else []
+
+    @property
+    def trainable_grads(self):
+        return self.gradients
 
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)

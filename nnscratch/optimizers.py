@@ -110,6 +110,8 @@ class Optimizer:
         ``iterations += 1``."""
         if not self.built:
             self.build(params)
+        if len(params) == 0 and len(grads) == 0:
+            return                                             # nothing trainable: no step, as in Keras
         if len(grads) != len(params):
             raise ValueError(f"{type(self).__name__}.apply: {len(params)} parameters but {len(grads)} gradients")
         state = self.state_of(params)

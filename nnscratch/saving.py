@@ -10,9 +10,9 @@ One ``.npz`` file: a zip archive (entries stored, as ``numpy.savez`` writes them
     __meta__.npy          0-d unicode array (dtype '<U n'): the metadata, a JSON text (below)
     weight_<i>.npy        i = 0, 1, ...: every parameter in Keras's order [W1, b1, W2, b2, ...],
                           dtype = the model's dtype, shape = what the architecture needs
-    opt_<slot>_<i>.npy    the optimizer's state, one per parameter i, for each slot listed in
-                          optimizer.slots (Adam: m, v; SGD with momentum: velocity); same dtype and
-                          shape as weight_<i>
+    opt_<slot>_<i>.npy    the optimizer's state, for each slot listed in optimizer.slots (Adam: m, v;
+                          SGD with momentum: velocity), one per variable i of the optimizer: the
+                          weight numbered variables[i] (below), whose dtype and shape it has
 
 The metadata::
 
@@ -26,7 +26,10 @@ The metadata::
                                 # (Dropout), numbers as JSON integers and lists
      "optimizer":  null | {"config": optimizer.get_config(),      # {"name": "adam", "learning_rate": ...}
                            "iterations": int >= 0,
-                           "slots": [] | list(optimizer.slots)},   # [] while the state is not built
+                           "slots": [] | list(optimizer.slots),    # [] while the state is not built
+                           "variables": [int, ...]},   # optional: the weights the optimizer updates
+                                # (their numbers i in weight_<i>), once built; without it, all of them.
+                                # Fewer than all when layers were frozen (trainable false) at its build
      "loss": str | {"class_name": str, "config": {"from_logits": bool}},   # only when "optimizer"
      "metrics": [str, ...]}                                                # is not null
 
@@ -102,11 +105,18 @@ def _metadata_and_arrays(model):
                                  f"(the file keeps the model's own generator under that name)")
             rng_states[layer.name] = random.generator_state(layer.rng)
     meta = {"format": FILE_FORMAT, "model": config, "rng_states": rng_states, "optimizer": None}
-    arrays = {f"weight_{i}": w for i, w in enumerate(model.trainable_weights)}
+    arrays = {f"weight_{i}": w for i, w in enumerate(model.weights)}
     opt = model.optimizer
     if opt is not None:
         meta["optimizer"] = {"config": opt.get_config(), "iterations": int(opt.iterations),
                              "slots": list(opt.state)}
+        if opt.built:
+            number = {id(w): i for i, w in enumerate(model.weights)}
+            if not all(id(v) in number for v in opt.variables):
+                raise ValueError(f"save: {model.name}'s optimizer was built for another model's variables "
+                                 "(an optimizer object compiled into two models); compile this model with "
+                                 "its own optimizer, e.g. optimizer='adam'")
+            meta["optimizer"]["variables"] = [number[id(v)] for v in opt.variables]
         for slot, arrs in opt.state.items():
             arrays.update({f"opt_{slot}_{i}": a for i, a in enumerate(arrs)})
         meta["loss"] = losses.serialize(model.compiled_loss)
@@ -122,8 +132,7 @@ def _model_input_shape(model):
     shape = model.layers[0].input_shape
     if shape is not None:
         return tuple(shape)
-    dim = model.input_dim
-    return tuple(dim) if isinstance(dim, (tuple, list)) else (int(dim),)
+    return tuple(model.sample_shape)           # the whole sample shape: (28, 28) before a Flatten
 
 
 def _has_rng(layer):
@@ -145,7 +154,7 @@ def load_model(path):
         entries = {"__meta__.npy": None}
         entries.update({f"weight_{i}.npy": s for i, s in enumerate(plan.weight_shapes)})
         for slot in plan.slots:
-            entries.update({f"opt_{slot}_{i}.npy": s for i, s in enumerate(plan.weight_shapes)})
+            entries.update({f"opt_{slot}_{i}.npy": plan.weight_shapes[w] for i, w in enumerate(plan.variables)})
         _check_entry_names(archive, entries, fail)
         headers = {name: _entry_header(archive, name, shape, plan.dtype, fail)
                    for name, shape in entries.items() if shape is not None}
@@ -323,7 +332,7 @@ class _Plan:
             fail(f"layer names must be distinct non-empty strings, got {names}")
         self.weight_shapes = self._walk_shapes()
         self.generators = self._generators(meta["rng_states"])
-        self.optimizer, self.iterations, self.slots = self._optimizer(meta["optimizer"])
+        self.optimizer, self.iterations, self.slots, self.variables = self._optimizer(meta["optimizer"])
         self.loss, self.metrics = meta.get("loss"), meta.get("metrics")
         if compiled and (not isinstance(self.loss, (str, dict)) or not isinstance(self.metrics, list)
                          or not all(isinstance(m, str) for m in self.metrics)):
@@ -367,8 +376,8 @@ class _Plan:
     def _optimizer(self, spec):
         fail = self.fail
         if spec is None:
-            return None, 0, []
-        _check_keys(spec, ("config", "iterations", "slots"), (), '"optimizer"', fail)
+            return None, 0, [], []
+        _check_keys(spec, ("config", "iterations", "slots"), ("variables",), '"optimizer"', fail)
         config = spec["config"]
         if not isinstance(config, dict) or config.get("name") not in optimizers.OPTIMIZERS:
             name = config.get("name") if isinstance(config, dict) else config
@@ -392,7 +401,12 @@ class _Plan:
             fail(f"{cls.__name__} keeps the state slots {expected}, but the file lists {slots!r}")
         if slots == [] and iterations > 0 and expected:
             fail(f"{cls.__name__} has taken {iterations} steps but its state {expected} is missing")
-        return opt, iterations, slots
+        n = len(self.weight_shapes)
+        variables = spec.get("variables", list(range(n)))
+        if not isinstance(variables, list) or not all(type(v) is int and 0 <= v < n for v in variables) \
+                or len(set(variables)) != len(variables):
+            fail(f'the optimizer\'s "variables" must be distinct weight numbers in [0, {n}), got {variables!r:.80}')
+        return opt, iterations, slots, variables
 
     def build(self, arrays):
         """The model, its parameters and state filled from ``arrays`` (already checked)."""
@@ -404,7 +418,7 @@ class _Plan:
                 model.compile(optimizer=self.optimizer, loss=self.loss, metrics=self.metrics)
         except (TypeError, ValueError) as e:
             self.fail(f"the model cannot be rebuilt from its config: {e}")
-        params = model.trainable_weights
+        params = model.weights
         if [p.shape for p in params] != self.weight_shapes:
             self.fail(f"the layers built parameters of shapes {[p.shape for p in params]}, but their "
                       f"weight_shapes promised {self.weight_shapes}")
@@ -415,7 +429,7 @@ class _Plan:
                 layer.rng = self.generators[layer.name]
         opt = self.optimizer
         if opt is not None and (self.slots or self.iterations):
-            opt.build(params)                              # zeros; sets iterations to 0
+            opt.build([params[w] for w in self.variables])    # zeros; sets iterations to 0
             for slot in self.slots:
                 for i, state in enumerate(opt.state[slot]):
                     state[...] = arrays[f"opt_{slot}_{i}"]

@@ -44,9 +44,10 @@ def summary_table(model):
             lines.append(_rule("├", "┼", "┤", "─"))
     lines.append(_rule("└", "┴", "┘", "─"))
     n = model.count_params()
-    size = format_bytes(n * model.dtype.itemsize)
-    lines += [f" Total params: {n:,} ({size})", f" Trainable params: {n:,} ({size})",
-              " Non-trainable params: 0 (0.00 B)"]
+    trainable = int(sum(w.size for w in model.trainable_weights))      # frozen layers' weights are not
+    lines += [f" Total params: {n:,} ({format_bytes(n * model.dtype.itemsize)})",
+              f" Trainable params: {trainable:,} ({format_bytes(trainable * model.dtype.itemsize)})",
+              f" Non-trainable params: {n - trainable:,} ({format_bytes((n - trainable) * model.dtype.itemsize)})"]
     if model.optimizer is not None and model.optimizer.state:
         k = sum(a.size for slot in model.optimizer.state.values() for a in slot) + 2
         lines.append(f" Optimizer params: {k:,} ({format_bytes(k * model.dtype.itemsize)})")

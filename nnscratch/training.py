@@ -266,12 +266,12 @@ class Model:
 
     # ------------------------------------------------------------------ weights
     def get_weights(self):
-        """Copies of all parameters, Keras's order ``[W1, b1, W2, b2, ...]``."""
-        return [w.copy() for w in self.trainable_weights]
+        """Copies of all parameters, trainable or frozen, Keras's order ``[W1, b1, W2, b2, ...]``."""
+        return [w.copy() for w in self.weights]
 
     def set_weights(self, weights):
-        """Copy ``weights`` (Keras's order and shapes) into the model's parameter arrays."""
-        own = self.trainable_weights
+        """Copy ``weights`` (Keras's order and shapes, frozen layers' too) into the model's parameter arrays."""
+        own = self.weights
         weights = list(weights)
         if len(weights) != len(own):
             raise ValueError(f"set_weights: the model has {len(own)} weight arrays "
