@@ -165,13 +165,14 @@ def write_keras3(f, model, include_optimizer=True):
     if include_optimizer and opt is not None:
         group = f.create_group("optimizer/vars")
         group.attrs["name"] = KERAS_OPTIMIZERS[opt.name][1] if opt.name in KERAS_OPTIMIZERS else opt.name
-        for i, array in enumerate(optimizer_arrays(opt, model.trainable_weights)):
+        params = opt.variables if opt.built else model.trainable_weights     # frozen layers have no state
+        for i, array in enumerate(optimizer_arrays(opt, params)):
             group[str(i)] = array
 
 
 def check_finite(model, what):
     """Refuse to write a model whose weights or optimizer state hold NaN or infinity."""
-    for i, w in enumerate(model.trainable_weights):
+    for i, w in enumerate(model.weights):
         if not np.all(np.isfinite(w)):
             raise ValueError(f"{what}: weight {i} holds NaN or infinite values (the training diverged); "
                              "nothing was written")
