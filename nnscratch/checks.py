@@ -25,6 +25,24 @@ def fraction(value, what):
     return float(value)
 
 
+def shuffle(value, what):
+    """``True``, ``False`` or ``'batch'`` (Keras's values); anything else, such as ``'no'`` (which is
+    truthy and would mean a full shuffle), is refused."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if value == "batch":
+        return value
+    raise ValueError(f"{what}: shuffle must be True, False or 'batch', got {value!r}")
+
+
+def validation_pair(data, what):
+    """``validation_data`` as ``(x_val, y_val)``: a tuple or list of at least two arrays."""
+    if not isinstance(data, (tuple, list)) or len(data) < 2:
+        got = f"a {type(data).__name__} of {len(data)}" if isinstance(data, (tuple, list)) else type(data).__name__
+        raise ValueError(f"{what}: validation_data must be a tuple (x_val, y_val), got {got}")
+    return data
+
+
 def verbosity(value, what):
     if value == "auto":
         return 1
@@ -34,17 +52,36 @@ def verbosity(value, what):
     return int(value)
 
 
+CHANNELS_LAST = (" nnscratch's images are channels-last, (samples, height, width, channels), as Keras's "
+                 "default; x looks channels-first (samples, channels, height, width): use "
+                 "x.transpose(0, 2, 3, 1).")
+
+
+def _array(values, name, what):
+    """``np.asarray(values)``, or a ValueError when they are ragged (samples of different lengths)."""
+    try:
+        return np.asarray(values)
+    except ValueError as e:
+        raise ValueError(f"{what}: {name} is ragged: its samples have different lengths or shapes ({e}). "
+                         "Every sample needs the same shape: pad or crop them first") from None
+
+
 def features(model, x, what):
     """``x`` as a C-contiguous array of the model's dtype, shape ``(N,) + sample shape`` (``(N, D)``
     for Dense models), finite; builds the model from ``x``'s shape if it is not built yet."""
-    x = np.asarray(x)
+    x = _array(x, "x", what)
     if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(f"{what}: x must hold numbers, got an array of {x.dtype}")
     if x.ndim < 2:
         raise ValueError(f"{what}: x must have a batch axis and at least one feature axis, "
                          f"(samples, features), got shape {x.shape}")
     if not model.built:
-        model.build(x.shape[1:])
+        try:
+            model.build(x.shape[1:])
+        except ValueError as e:
+            if x.ndim == 4 and x.shape[1] in (1, 3, 4) and x.shape[3] > 4:    # (N, C, H, W)?
+                raise ValueError(f"{what}: {str(e).rstrip('.')}.{CHANNELS_LAST}") from None
+            raise
     expected = tuple(model.sample_shape)
     if x.shape[1:] != expected:
         hint = ""
@@ -52,6 +89,8 @@ def features(model, x, what):
             hint = " Flatten images first, e.g. x.reshape(len(x), -1), or start the model with Flatten()."
         elif len(expected) == x.ndim and expected[-1] == 1 and x.shape[1:] == expected[:-1]:
             hint = " Add the channel axis, e.g. x[..., None] or x.reshape(len(x), *input_shape)."
+        elif len(expected) == 3 and x.shape[1:] == (expected[2], expected[0], expected[1]):
+            hint = CHANNELS_LAST
         if len(expected) == 1 and x.ndim == 2:
             raise ValueError(f"{what}: x has {x.shape[1]} features per sample but the model expects "
                              f"{expected[0]} (input_shape={expected})")
@@ -81,7 +120,7 @@ def targets(loss, y, n, num_classes, dtype, what):
 
 
 def _numbers(y, what):
-    y = np.asarray(y)
+    y = _array(y, "y", what)
     if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
         raise ValueError(f"{what}: y must hold numbers, got an array of {y.dtype}")
     return y

@@ -134,7 +134,8 @@ class Model:
         """Train for ``epochs`` passes over the data, in mini-batches of ``batch_size`` (default 32).
 
         Every mini-batch is one :meth:`train_step`.  As Keras: the last partial batch is used;
-        ``shuffle`` draws a new order each epoch; ``validation_split`` holds out the *last* fraction
+        ``shuffle`` draws a new order each epoch (``'batch'``, as Keras 3: the rows of each batch in a
+        new order, the batches in theirs); ``validation_split`` holds out the *last* fraction
         of the data (before shuffling); the logged ``loss``/``accuracy`` are running means over the
         epoch, weighted by batch size, of each batch's value before its update (dropout active).
         Returns a :class:`History` (also kept as ``model.history``).
@@ -144,6 +145,7 @@ class Model:
         epochs = checks.positive_int(epochs, "fit: epochs")
         verbose = checks.verbosity(verbose, "fit")
         validation_split = checks.fraction(validation_split, "fit: validation_split")
+        shuffle = checks.shuffle(shuffle, "fit")
         x, y = checks.features_and_targets(self, x, y, "fit")
         if validation_data is None and validation_split > 0:
             n_train = int(len(x) * (1 - validation_split))
@@ -153,6 +155,7 @@ class Model:
             validation_data = (x[n_train:], y[n_train:])
             x, y = x[:n_train], y[:n_train]
         if validation_data is not None:
+            validation_data = checks.validation_pair(validation_data, "fit")
             validation_data = checks.features_and_targets(self, *validation_data[:2], "fit (validation_data)")
 
         n = len(x)
@@ -167,7 +170,9 @@ class Model:
                 print(f"Epoch {epoch + 1}/{epochs}", flush=True)
             bar = ProgressBar(steps, verbose)
             start = time.perf_counter()
-            order = self.rng.permutation(n) if shuffle else None
+            order = None                                   # shuffle=False: the rows in their order
+            if shuffle:
+                order = self.rng.permutation(n) if shuffle is True else within_batches(n, batch_size, self.rng)
             loss_sum, correct, seen = 0.0, 0, 0
 
             def running_logs():
@@ -305,6 +310,12 @@ class Model:
         ``.weights.h5`` file written by ``save_weights`` here or in Keras, into this model of the same
         architecture; checked completely before any weight changes (``h5_weights.py``)."""
         h5_weights.load_weights(self, filepath, skip_mismatch)
+
+
+def within_batches(n, batch_size, rng):
+    """Keras 3's ``shuffle='batch'``: the rows of each batch in a random order, the batches in order
+    (row ``i`` sorts by its batch number plus a random fraction)."""
+    return np.argsort(np.arange(n) // batch_size + rng.random(n), kind="stable")
 
 
 def batch_slices(n, batch_size):

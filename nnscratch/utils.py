@@ -44,6 +44,9 @@ def to_categorical(y, num_classes=None, dtype="float64"):
     is dropped first, as Keras does.
     """
     y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"to_categorical: labels must be integer class indices, got an array of {y.dtype}; "
+                         "number the classes first, e.g. classes, y = np.unique(y, return_inverse=True)")
     if y.size and not np.issubdtype(y.dtype, np.integer):
         if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
             raise ValueError("to_categorical: labels must be whole numbers (class indices), "

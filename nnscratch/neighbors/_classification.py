@@ -125,6 +125,9 @@ class KNeighborsClassifier:
             raise ValueError(f"X has {n} samples but y has {y.shape[0]}")
         if y.dtype.kind in "fc" and not np.isfinite(y).all():
             raise ValueError("y contains NaN or infinity; class labels must be finite")
+        if y.dtype.kind in "fc" and np.any(y != np.round(y)):      # scikit-learn's check and message
+            raise ValueError("Unknown label type: continuous. Maybe you are trying to fit a classifier, which "
+                             "expects discrete classes on a regression target with continuous values.")
         if y.dtype == object and any(v is None or v != v for v in y):
             raise ValueError("y contains None or NaN; every sample needs a class label")
         return y
