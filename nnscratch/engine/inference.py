@@ -12,9 +12,15 @@ differently for another number of rows, as another batch size does).
 
 ``model(x)`` goes over its rows in pieces of at most :data:`CHUNK_ROWS` per ``forward`` call, so the
 work arrays the layers keep are a piece's size, not all rows' (``docs/speed.md#inference-split``).
+
+Calls from several threads on one model (a web demo, a notebook with threads): the first call in
+flight runs on the model itself (and its kept replicas), as a single thread would; a call that finds
+the model busy gets replicas of its own with fresh work arrays, so no two calls ever write into the
+same array.  A single thread pays one uncontended lock per call.
 """
 import copy
 import threading
+import weakref
 
 import numpy as np
 
@@ -48,9 +54,32 @@ def map_batches(model, batches, each, progress=lambda steps: None, n_threads=Non
                 progress(1)
         return results
 
-    copies = [model] + replicas(model, n_threads - 1)
-    per_run = thread_policy.split([lambda m=m, r=r: run(m, r) for m, r in zip(copies, runs)])
+    lock = _busy(model)
+    owner = lock.acquire(blocking=not replicable(model))      # a model that cannot be replicated waits
+    try:
+        if owner:                                             # the usual case: the model is ours alone
+            copies = [model] + replicas(model, n_threads - 1)
+        else:                                                 # another thread is running it: our own copies
+            copies = [_replica(model, {}) for _ in range(n_threads)]
+        per_run = thread_policy.split([lambda m=m, r=r: run(m, r) for m, r in zip(copies, runs)])
+    finally:
+        if owner:
+            lock.release()
     return [result for results in per_run for result in results]
+
+
+_locks = weakref.WeakKeyDictionary()            # model -> the lock its inference calls take
+_locks_lock = threading.Lock()
+
+
+def _busy(model):
+    """The lock held by the inference call running on ``model`` itself (kept beside the model, not in
+    it, so the model still deep-copies)."""
+    with _locks_lock:
+        lock = _locks.get(model)
+        if lock is None:
+            lock = _locks[model] = threading.Lock()
+        return lock
 
 
 def forward_all(model, x, batches, progress=lambda steps: None, n_threads=None):
