@@ -65,23 +65,42 @@ def _save_path(text):
 
 
 def cmd_train(args):
-    from .utils import set_random_seed
+    """Train, print the test accuracy, save.  Ctrl-C during training stops it between two steps (an
+    update is never cut in half: ``optimizers.py``); what was trained is then saved and evaluated as
+    usual, and the command exits with status 130 (128 + SIGINT), as an interrupted command does."""
+    from .utils import interrupts_deferred, set_random_seed
     set_random_seed(args.seed)
     X, Y, Xt, Yt = load(args.dataset)
     model = workshop_model(args.model, units=args.hidden)
     model.summary()
     start = time.perf_counter()
-    model.fit(X, Y, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose)
+    interrupted = False
+    try:
+        model.fit(X, Y, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose)
+    except KeyboardInterrupt:
+        interrupted = True
     seconds = time.perf_counter() - start
-    loss, acc = model.evaluate(Xt, Yt, verbose=0)
-    print(f"\n{args.model} on {args.dataset}: {args.epochs} epochs at batch size {args.batch_size} "
-          f"in {seconds:.1f} s")
+    steps = model.optimizer.iterations
+    if interrupted:
+        done = len(model.history.epoch) if model.history is not None else 0
+        print(f"\nInterrupted (Ctrl-C) after {steps} steps ({done} of {args.epochs} epochs finished); "
+              "the model keeps the weights of its last complete step.", flush=True)
+    if args.save and steps > 0:
+        with interrupts_deferred():                      # a second Ctrl-C cannot lose the trained model
+            model.save(args.save)
+        print(f"Saved to {args.save}" + (" (the partly trained model)" if interrupted else ""), flush=True)
+    elif args.save:
+        print(f"Nothing saved to {args.save}: no training step was taken", flush=True)
+    try:
+        loss, acc = model.evaluate(Xt, Yt, verbose=0)
+    except KeyboardInterrupt:
+        print("Evaluation interrupted (Ctrl-C).", flush=True)
+        return 130
+    epochs = f"{args.epochs} epochs" if not interrupted else f"{steps} steps (interrupted)"
+    print(f"\n{args.model} on {args.dataset}: {epochs} at batch size {args.batch_size} in {seconds:.1f} s")
     print(f"Test loss: {loss:.4f}")
     print(f"Test accuracy: {acc:.4f}")
-    if args.save:
-        model.save(args.save)
-        print(f"Saved to {args.save}")
-    return 0
+    return 130 if interrupted else 0
 
 
 def cmd_gradcheck(args):
@@ -315,6 +334,9 @@ def main(argv=None):
     except (ValueError, OSError) as e:
         print(f"nnscratch: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\nnnscratch: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
