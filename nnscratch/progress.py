@@ -3,7 +3,14 @@
 verbose=1: a bar per epoch, ``1875/1875 ━━━━━━━━━━━━━━━━━━━━ 3s 1ms/step - accuracy: 0.91 - loss: 0.31``
 verbose=2: one line per epoch, ``1875/1875 - 3s - 1ms/step - accuracy: 0.91 - loss: 0.31``
 verbose=0: silent.
+
+Without a terminal (output to a log file, a pipe, CI) there is nobody to watch a bar move: verbose=1
+then writes only each epoch's finished bar, one line, instead of every redraw joined by carriage
+returns.  (Keras means to do the same, but its test ``"posix" in sys.modules`` is true on every
+Linux and macOS, so Keras 3.15 writes the redraws into log files there.)  A Jupyter notebook counts
+as a terminal: it draws the redraws in place.
 """
+import os
 import sys
 import time
 
@@ -28,6 +35,12 @@ def format_logs(logs):
     return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
 
 
+def live(file):
+    """Whether ``file`` shows a bar that moves: a terminal, a Jupyter notebook or PyCharm's console."""
+    isatty = getattr(file, "isatty", None)
+    return bool(callable(isatty) and isatty()) or "ipykernel" in sys.modules or "PYCHARM_HOSTED" in os.environ
+
+
 class ProgressBar:
     """One epoch's (or one evaluate/predict call's) progress; ``update`` is cheap to call every step."""
 
@@ -38,7 +51,7 @@ class ProgressBar:
         self.start = time.perf_counter()
         self._last_postfix = 0.0
         self.bar = None
-        if verbose == 1:
+        if verbose == 1 and live(self.file):
             self.bar = _KerasBar(total=total_steps, bar_format=_BAR_FORMAT, ascii=" ━", file=self.file,
                             mininterval=0.1, dynamic_ncols=False, leave=True)
 
@@ -60,10 +73,17 @@ class ProgressBar:
         return f"{per * 1e3:.0f}ms/step" if per >= 1e-3 else f"{per * 1e6:.0f}us/step"
 
     def close(self, logs=None):
-        """Finish the bar (verbose=1) or print the epoch's single line (verbose=2)."""
+        """Finish the bar (verbose=1; without a terminal, write the finished bar once) or print the
+        epoch's single line (verbose=2)."""
         if self.verbose == 1 and self.bar is not None:
             self.bar.logs = self._per_step() + (" - " + format_logs(logs) if logs else "")
             self.bar.close()
+        elif self.verbose == 1:                            # no terminal: the finished bar, one line
+            elapsed = time.perf_counter() - self.start
+            line = f"{self.total}/{self.total} {'━' * 20} {elapsed:.0f}s {self._per_step()}"
+            if logs:
+                line += " - " + format_logs(logs)
+            print(line, file=self.file, flush=True)
         elif self.verbose == 2:
             elapsed = time.perf_counter() - self.start
             line = f"{self.total}/{self.total} - {elapsed:.0f}s - {self._per_step()}"

@@ -27,9 +27,10 @@ KINDS = {
 
 
 def strength_label(kind, strength):
-    return {"shifted": lambda s: f"{s} px", "noise": lambda s: f"grey {s[0]}, noise {s[1]}",
+    """How strong a variant is, in a few words: ``'2 px'``, ``'grey 0.2, sd 0.1'``, ``'1 - x'``."""
+    return {"shifted": lambda s: f"{s} px", "noise": lambda s: f"grey {s[0]}, sd {s[1]}",
             "rotated": lambda s: f"{s} deg", "shrunk": lambda s: f"x{s}",
-            "inverted": lambda s: "inverted"}[kind](strength)
+            "inverted": lambda s: "1 - x" if s == 1 else f"{s:g} (1 - x)"}[kind](strength)
 
 
 def _sample(images, rows, cols):
@@ -149,18 +150,28 @@ def run_part2(data, epochs, batch_size, seed, progress, fig_path, train_rows=0, 
             "columns": [c for c in rows[0] if c not in ("kind", "strength")]}
 
 
+def variant_titles(tests):
+    """A title per variant: ``'original'``, ``'shifted (2 px)'``, ..., ``'inverted (1 - x)'``."""
+    return [f"{k} ({s})" if k != "original" else k for k, s, _ in tests]
+
+
 def _plot_variants(tests, path):
     from ..plotting import plot_digit_grid
     images = np.stack([t[2][0] for t in tests])
-    plot_digit_grid(images, [f"{k} {s}" if k != "original" else k for k, s, _ in tests], path, ncols=5,
-                    cell=1.8)
+    plot_digit_grid(images, variant_titles(tests), path, ncols=5, cell=1.8)
 
 
 def _plot_accuracy(rows, path):
+    accuracy_figure(rows).savefig(path, format="png", dpi=100)
+
+
+def accuracy_figure(rows):
+    """The bar chart of ``part2_accuracy.png``: test accuracy per variant, one bar per network and training."""
     from matplotlib.figure import Figure
     columns = [c for c in rows[0] if c not in ("kind", "strength")]
-    labels = [r["kind"] if r["kind"] in ("original", "inverted") else f"{r['kind']}\n{r['strength']}" for r in rows]
-    fig = Figure(figsize=(13, 4.5))
+    labels = [r["kind"] if r["kind"] == "original" else f"{r['kind']}\n" + r["strength"].replace(", ", "\n")
+              for r in rows]                                   # one word per line: no label runs into the next
+    fig = Figure(figsize=(13, 5))
     ax = fig.add_subplot(1, 1, 1)
     width = 0.8 / len(columns)
     for i, c in enumerate(columns):
@@ -170,10 +181,10 @@ def _plot_accuracy(rows, path):
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)
     ax.axhline(0.1, color="grey", lw=0.8, ls=":")
-    ax.legend(fontsize=8)
-    ax.set_title("Test accuracy on altered digits (dotted: chance)")
+    ax.legend(fontsize=8, ncol=len(columns), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    ax.set_title("Test accuracy on altered digits (dotted: chance)", pad=24)   # the legend sits between
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
+    return fig
 
 
 def conclusions(part2):
