@@ -247,7 +247,7 @@ def clone_keras(km, dropout=None, loss=None):
 def _param_names(nn):
     names = []
     for layer in nn.layers:
-        for kind, w in zip(("kernel", "bias"), layer.weights):
+        for kind, w in zip(("kernel", "bias"), layer.trainable_weights):
             names.append(f"{layer.name}/{kind} {tuple(w.shape)}")
     return names
 
