@@ -304,3 +304,224 @@ def test_from_logits_with_a_softmax_head_warns_also_when_fit_builds_the_model():
     m.compile(optimizer="adam", loss=nnscratch.losses.SparseCategoricalCrossentropy(from_logits=True))
     with pytest.warns(UserWarning, match="from_logits=True, but the model's output comes from a softmax"):
         m.fit(x, y.argmax(1), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("bad", ["no", "yes", 1, None])
+def test_shuffle_takes_keras_values_only(bad):
+    """``shuffle='no'`` used to mean a full shuffle (a non-empty string is true)."""
+    x, y = xy()
+    m = dense_model()
+    with pytest.raises(ValueError, match="shuffle must be True, False or 'batch'"):
+        m.fit(x, y, shuffle=bad, verbose=0)
+
+
+def test_shuffle_batch_shuffles_within_each_batch_as_keras_3():
+    """Keras 3 (``array_data_adapter``: ``tf.random.shuffle`` of each batch's indices): each batch holds
+    the same rows as without shuffling, in another order.  Before: a full shuffle."""
+    from nnscratch.training import within_batches
+    rng = np.random.default_rng(0)
+    order = within_batches(70, 16, rng)
+    assert sorted(order) == list(range(70))
+    for start in range(0, 70, 16):
+        part = order[start:start + 16]
+        assert sorted(part) == list(range(start, min(start + 16, 70)))
+    assert not np.array_equal(order, np.arange(70))
+    x, y = xy(64)
+    seen = []
+    m = dense_model()
+    original = m.train_step
+    m.train_step = lambda xb, yb: (seen.append(xb.copy()), original(xb, yb))[1]
+    m.fit(x, y, batch_size=16, epochs=1, shuffle="batch", verbose=0)
+    for b, xb in enumerate(seen):
+        rows = x[16 * b:16 * (b + 1)].astype(np.float32)
+        assert sorted(map(tuple, xb)) == sorted(map(tuple, rows))
+    assert not all(np.array_equal(xb, x[16 * b:16 * (b + 1)].astype(np.float32)) for b, xb in enumerate(seen))
+
+
+@pytest.mark.parametrize("bad", [lambda x, y: (x,), lambda x, y: x, lambda x, y: [x]])
+def test_validation_data_must_be_a_pair(bad):
+    """``validation_data=(x,)`` used to end in 'features_and_targets() missing 1 required positional
+    argument'."""
+    x, y = xy()
+    with pytest.raises(ValueError, match=r"validation_data must be a tuple \(x_val, y_val\)"):
+        dense_model().fit(x, y, validation_data=bad(x, y), verbose=0)
+
+
+def test_ragged_inputs_get_a_clear_error():
+    """``fit([[1, 2], [3]], ...)`` used to end in NumPy's 'inhomogeneous shape' error."""
+    m = nnscratch.Sequential([L.Dense(2, activation="softmax")])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="fit: x is ragged: its samples have different lengths"):
+        m.fit([[1, 2], [3]], [0, 1], verbose=0)
+    with pytest.raises(ValueError, match="y is ragged"):
+        m.fit([[1, 2], [3, 4]], [[0], [1, 0]], verbose=0)
+
+
+def test_channels_first_images_get_a_hint():
+    """nnscratch, like Keras's default, is channels-last; a (N, C, H, W) batch used to get a shape error
+    with no word about the layout."""
+    from nnscratch.conv import Conv2D
+    x = np.zeros((2, 1, 28, 28))
+    built = nnscratch.Sequential([Conv2D(4, 3, input_shape=(28, 28, 1))])
+    with pytest.raises(ValueError, match=r"channels-first.*x\.transpose\(0, 2, 3, 1\)"):
+        built.predict(x, verbose=0)
+    unbuilt = nnscratch.Sequential([Conv2D(4, 3)])
+    with pytest.raises(ValueError, match=r"larger than the 1x28 input.*channels-last.*x\.transpose\(0, 2, 3, 1\)"):
+        unbuilt.predict(x, verbose=0)
+
+
+def test_to_categorical_refuses_strings():
+    """``to_categorical(['a', 'b'], 2)`` used to end in a ufunc TypeError."""
+    from nnscratch.utils import to_categorical
+    with pytest.raises(ValueError, match="integer class indices, got an array of <U1.*np.unique"):
+        to_categorical(["a", "b"], 2)
+    np.testing.assert_array_equal(to_categorical([1.0, 0.0], 2), [[0, 1], [1, 0]])
+
+
+def test_knn_refuses_continuous_labels_as_scikit_learn_does():
+    """Float labels such as 0.5 used to be accepted as classes; scikit-learn refuses them (whole-number
+    floats it keeps as classes, as here)."""
+    from sklearn.neighbors import KNeighborsClassifier as SkKNN
+    from nnscratch.neighbors import KNeighborsClassifier
+    X = np.eye(4)
+    for y in ([0.5, 1, 0, 1], np.array([0, 1, 2.25, 1], np.float32)):
+        with pytest.raises(ValueError) as ours:
+            KNeighborsClassifier(1).fit(X, y)
+        with pytest.raises(ValueError) as theirs:
+            SkKNN(1).fit(X, y)
+        assert str(ours.value) == str(theirs.value)
+    whole = [0.0, 1.0, 2.0, 1.0]
+    np.testing.assert_array_equal(KNeighborsClassifier(1).fit(X, whole).classes_, SkKNN(1).fit(X, whole).classes_)
+
+
+# ------------------------------------------------------------- 4. threads sharing one model
+@pytest.mark.parametrize("call", ["predict", "model(x)", "evaluate"])
+def test_predict_from_several_threads_on_one_model(call):
+    """A web demo or a notebook with threads calls one model at once: every call must get its own
+    answer.  Before (numba backend): up to 0.11 off, ~100 rows per thread of another class."""
+    import threading
+    rng = np.random.default_rng(0)
+    m = nnscratch.Sequential([L.Dense(256, input_shape=(100,), activation="relu", seed=1),
+                              L.Dense(64, activation="sigmoid", seed=2), L.Dense(10, activation="softmax", seed=3)])
+    m.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    inputs = [rng.random((1500, 100)).astype(np.float32) for _ in range(4)]
+    targets = [np.eye(10)[rng.integers(0, 10, 1500)] for _ in range(4)]
+    run = {"predict": lambda i: m.predict(inputs[i], batch_size=32, verbose=0),
+           "model(x)": lambda i: m(inputs[i]),
+           "evaluate": lambda i: np.array(m.evaluate(inputs[i], targets[i], batch_size=32, verbose=0))}[call]
+    with backend.use("numba"):
+        expected = [np.array(run(i)) for i in range(4)]
+        results, errors = {}, []
+        start = threading.Barrier(4)
+
+        def worker(i):
+            try:
+                start.wait()
+                results[i] = [np.array(run(i)) for _ in range(3)]
+            except Exception as e:                      # noqa: BLE001 (reported below)
+                errors.append(e)
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors
+    for i in range(4):
+        for got in results[i]:
+            np.testing.assert_allclose(got, expected[i], rtol=0, atol=2e-6)
+
+
+# ------------------------------------------------------------- 3. Ctrl-C in `nnscratch train`
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGINT") or __import__("os").name != "posix",
+                    reason="needs POSIX signals")
+def test_ctrl_c_in_train_saves_what_was_trained_and_exits_130(tmp_path, mnist_data):
+    """Before: a raw KeyboardInterrupt traceback, nothing saved, no accuracy printed.  Now: the run stops
+    between two steps, saves the model and says so, prints the test accuracy, exits with status 130."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    target = tmp_path / "m.npz"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.Popen([sys.executable, "-m", "nnscratch", "train", "--model", "1layer", "--epochs", "200",
+                             "--batch-size", "32", "--verbose", "2", "--save", str(target)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = []
+        for line in proc.stdout:                         # wait until the second epoch runs
+            lines.append(line)
+            if line.startswith("Epoch 2/200"):
+                break
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    out = "".join(lines) + out
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err, err
+    assert "Interrupted (Ctrl-C) after" in out and f"Saved to {target} (the partly trained model)" in out
+    accuracy = float(out.split("Test accuracy: ")[1].split()[0])
+    model = nnscratch.load_model(target)
+    steps = int(out.split("Interrupted (Ctrl-C) after ")[1].split()[0])
+    assert model.optimizer.iterations == steps > 1875           # one epoch of 60,000 / 32 and more
+    assert "(1 of 200 epochs finished)" in out
+    _, _, Xt, Yt, _, _ = mnist_data
+    assert model.evaluate(Xt, Yt, verbose=0)[1] == pytest.approx(accuracy, abs=1e-4)
+
+
+# ------------------------------------------------------------- polish: the progress bar in a log
+def test_progress_bar_without_a_terminal_writes_one_line_per_epoch(capsys):
+    """Output to a log file or CI used to collect every redraw of the bar, joined by carriage returns."""
+    import re
+    x, y = xy(320)
+    m = dense_model()
+    m.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    m.fit(x, y, epochs=3, batch_size=4, validation_split=0.25, verbose=1)
+    m.evaluate(x, y, verbose=1)
+    out = capsys.readouterr().out
+    assert "\r" not in out
+    bar = r"\d+/\d+ ━{20} \d+s \d+[mu]s/step"
+    assert re.fullmatch("".join(rf"Epoch {e}/3\n60/60 ━{{20}} \d+s \d+[mu]s/step - accuracy: \d\.\d{{4}} - "
+                                rf"loss: \d\.\d{{4}} - val_accuracy: \d\.\d{{4}} - val_loss: \d\.\d{{4}}\n"
+                                for e in (1, 2, 3))
+                        + rf"{bar} - accuracy: \d\.\d{{4}} - loss: \d\.\d{{4}}\n", out), out
+
+
+def test_progress_bar_on_a_terminal_still_moves():
+    import io
+    from nnscratch.progress import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    screen = Terminal()
+    bar = ProgressBar(50, verbose=1, file=screen)
+    for _ in range(50):
+        bar.update(1)
+    bar.close({"loss": 0.5})
+    assert "\r" in screen.getvalue() and "50/50" in screen.getvalue() and "loss: 0.5000" in screen.getvalue()
+
+
+# ------------------------------------------------------------- polish: the Part II figures
+def test_part2_figures_have_distinct_titles_and_labels_that_do_not_overlap():
+    """Before: the accuracy chart's x-labels ran into each other ('noise grey 0.2, noise 0.1' over its
+    neighbour) and one panel of the variant grid was titled 'inverted inverted'."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from nnscratch.workshop import part2
+    tests = part2.variants(np.random.default_rng(0).random((2, 28, 28)))
+    titles = part2.variant_titles(tests)
+    assert len(set(titles)) == len(titles) and not any(t.split()[0] == t.split()[-1] != "original" for t in titles)
+    assert titles[-1] == "inverted (1 - x)"
+    rows = [{"kind": k, "strength": s, "dense": 0.5, "cnn": 0.6, "dense, augmented": 0.7, "cnn, augmented": 0.8}
+            for k, s, _ in tests]
+    fig = part2.accuracy_figure(rows)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    ax = fig.axes[0]
+    boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
+    assert len(boxes) == len(rows)
+    for left, right in zip(boxes, boxes[1:]):
+        assert left.x1 < right.x0, (left, right)                 # each label ends before the next begins
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.y0 >= ax.get_window_extent(renderer).y1 - 1    # above the bars, not over them
