@@ -190,7 +190,8 @@ def check_loss(kind, y, pred, h=1e-5, tol=DEFAULT_TOL):
 def check_model(model, x, y, training=True, h=1e-5, max_entries=200, tol=DEFAULT_TOL, seed=0):
     """Check every trainable parameter tensor of a float64 ``Sequential`` end to end (loss included),
     and the input.  Large tensors are checked on ``max_entries`` random entries each (``None``: all).
-    The layers of a nested ``Sequential`` are checked in their place (``outer/inner/dense/kernel``)."""
+    The layers of a nested ``Sequential`` are checked in their place (``outer/inner/dense/kernel``).
+    ``backend``: ``'numpy'`` (default) or ``'numba'``."""
     if model.dtype != np.float64:
         raise ValueError("check_model: create the model with Sequential(dtype='float64') for a meaningful check")
     rng = np.random.default_rng(seed)
