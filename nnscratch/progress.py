@@ -36,9 +36,12 @@ def format_logs(logs):
 
 
 def live(file):
-    """Whether ``file`` shows a bar that moves: a terminal, a Jupyter notebook or PyCharm's console."""
+    """Whether ``file`` shows a bar that moves: a terminal, a Jupyter notebook's output (ipykernel's
+    stream) or PyCharm's console.  (Not merely "ipykernel is imported": a test run or a script may
+    import it and still write to a log.)"""
     isatty = getattr(file, "isatty", None)
-    return bool(callable(isatty) and isatty()) or "ipykernel" in sys.modules or "PYCHARM_HOSTED" in os.environ
+    return (bool(callable(isatty) and isatty()) or type(file).__module__.startswith("ipykernel")
+            or "PYCHARM_HOSTED" in os.environ)
 
 
 class ProgressBar:
