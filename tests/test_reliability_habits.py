@@ -528,3 +528,25 @@ def test_part2_figures_have_distinct_titles_and_labels_that_do_not_overlap():
         assert left.x1 < right.x0, (left, right)                 # each label ends before the next begins
     legend = ax.get_legend().get_window_extent(renderer)
     assert legend.y0 >= ax.get_window_extent(renderer).y1 - 1    # above the bars, not over them
+
+
+def test_overlapping_inference_calls_give_openblas_its_threads_back():
+    """Two threads' row-split calls overlapping in time: each used to save and restore OpenBLAS's
+    thread count on its own, so the later one restored the other's 'one thread' and left OpenBLAS on
+    one thread for the rest of the process (every later fit slower, silently)."""
+    import threading
+    import time
+    from nnscratch.engine import threads as policy
+    before = policy.blas_threads()
+    if before == 1:
+        pytest.skip("OpenBLAS runs on one thread here: nothing to give back")
+
+    def call(delay):
+        time.sleep(delay)
+        policy.split([lambda: time.sleep(0.2), lambda: time.sleep(0.2)])
+    workers = [threading.Thread(target=call, args=(d,)) for d in (0.0, 0.1)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert policy.blas_threads() == before

@@ -20,6 +20,7 @@ epochs 3-4x slower at random).  So:
 
 The measurements behind each choice: ``docs/speed.md#threads``.
 """
+import contextlib
 import functools
 import os
 import threading
@@ -43,13 +44,36 @@ def split(tasks):
         return [tasks[0]()]
     from concurrent.futures import wait
     pool = _row_pool(len(tasks) - 1)
-    with _blas().limit(limits=1):
+    with _blas_on_one_thread():
         futures = [pool.submit(task) for task in tasks[1:]]
         try:
             first = tasks[0]()
         finally:
             wait(futures)            # no thread may still be writing when this returns or raises
     return [first] + [f.result() for f in futures]
+
+
+_one_thread = {"users": 0, "limiter": None, "lock": threading.Lock()}
+
+
+@contextlib.contextmanager
+def _blas_on_one_thread():
+    """OpenBLAS on one thread while the block runs, for every :func:`split` in flight at once: the
+    first to enter sets the limit, the last to leave restores the threads.  (Each with a limit of its
+    own, two overlapping calls from two threads would restore each other's setting: the later one
+    would leave OpenBLAS on one thread for the rest of the process.)"""
+    with _one_thread["lock"]:
+        if _one_thread["users"] == 0:
+            _one_thread["limiter"] = _blas().limit(limits=1).__enter__()
+        _one_thread["users"] += 1
+    try:
+        yield
+    finally:
+        with _one_thread["lock"]:
+            _one_thread["users"] -= 1
+            if _one_thread["users"] == 0:
+                _one_thread["limiter"].__exit__(None, None, None)
+                _one_thread["limiter"] = None
 
 
 @functools.lru_cache(maxsize=None)
