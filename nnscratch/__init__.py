@@ -15,6 +15,7 @@ from .models import History, Sequential
 from .saving import load_model
 from .utils import set_random_seed
 from . import keras  # the tf.keras surface: `import nnscratch as tf; tf.keras.Sequential()` (last: it uses the rest)
+from . import saved_model  # tf.saved_model.save / load (nnscratch's layout: model.keras in the folder)
 
 # Reached as attributes after a plain ``import nnscratch``, imported on first use (so importing
 # nnscratch stays fast and never loads scikit-learn or matplotlib before they are needed).
@@ -32,5 +33,5 @@ def __dir__():
 
 
 __all__ = ["Sequential", "History", "load_model", "set_random_seed", "set_backend", "get_backend",
-           "keras", "activations", "datasets", "nn",
+           "keras", "saved_model", "activations", "datasets", "nn",
            "gradcheck", "initializers", "layers", "losses", "optimizers", "utils", "__version__"]

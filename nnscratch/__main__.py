@@ -61,6 +61,9 @@ def _save_path(text):
                                          "(create it first, or choose another path)")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"cannot save to {text!r}: folder {folder!r} is not writable")
+    if not text.endswith((".keras", ".h5", ".hdf5", ".npz")):               # model.save's formats
+        raise argparse.ArgumentTypeError(f"cannot save to {text!r}: the name must end in .keras (Keras 3's "
+                                         "format), .h5 (Keras's legacy format) or .npz (nnscratch's own)")
     return text
 
 
@@ -242,7 +245,7 @@ def build_parser():
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     p.add_argument("--save", type=_save_path, metavar="PATH",
-                   help="save the trained model (.npz); the folder must exist")
+                   help="save the trained model (.keras, .h5 or .npz); the folder must exist")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("gradcheck", help="finite-difference gradient check of both workshop models")

@@ -31,7 +31,6 @@ import os
 import re
 import warnings
 
-import h5py
 import numpy as np
 
 from . import fileio
@@ -45,8 +44,7 @@ KERAS_SLOTS = {"adam": ((("m", "momentum"), ("v", "velocity")),),
                "sgd": ((("velocity", "momentum"),),),
                "rmsprop": ((("velocity", "velocity"),), (("momentum", "momentum"),),
                            (("average_gradient", "average_gradient"),))}
-ALLOWED_FILTERS = {h5py.h5z.FILTER_DEFLATE: "gzip", h5py.h5z.FILTER_SHUFFLE: "shuffle",
-                   h5py.h5z.FILTER_FLETCHER32: "fletcher32"}
+ALLOWED_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32"}    # HDF5's H5Z_FILTER_DEFLATE, _SHUFFLE, _FLETCHER32
 MAX_EXPANSION = 1100           # gzip expands at most ~1032x: a dataset declaring more is refused unread
 
 
@@ -119,13 +117,10 @@ def optimizer_arrays(opt, params):
     """Keras's ``optimizer.variables`` for ``opt`` training ``params``: ``[iteration (int64),
     learning_rate (float32), state...]``.  An optimizer compiled but not yet built gives zeros, the
     state Keras builds for it when it loads the model."""
+    state = opt.state_of(params) if opt.built else None     # refuses an optimizer built for another model
     arrays = [np.array(opt.iterations, np.int64), np.array(opt.learning_rate, np.float32)]
     for slot, i, _ in optimizer_layout(opt, len(params)):
-        state = opt.state[slot][i] if opt.built else np.zeros_like(params[i])
-        if state.shape != params[i].shape:
-            raise ValueError(f"the optimizer's {slot} state {i} has shape {state.shape}, but the model's "
-                             f"weight {i} has {params[i].shape}: the optimizer was built for another model")
-        arrays.append(state)
+        arrays.append(state[slot][i] if state is not None else np.zeros_like(params[i]))
     return arrays
 
 
@@ -134,10 +129,10 @@ def restore_optimizer(opt, params, arrays):
     dtypes) into ``opt``, building its state for ``params``: ``[iteration, learning_rate]`` alone is an
     optimizer Keras never built (no step taken), which stays unbuilt here too."""
     iterations, learning_rate = int(arrays[0]), float(arrays[1])
-    if np.float32(learning_rate) != np.float32(opt.learning_rate):   # same float32: keep the exact value
-        opt.learning_rate = learning_rate
+    if np.float32(learning_rate) != np.float32(opt.learning_rate):   # the same float32: the same rate
+        opt.learning_rate = float(str(np.float32(learning_rate)))    # its shortest decimal, e.g. 0.001
     if len(arrays) == 2 and opt.slots:                # Keras's optimizer was never built: a fresh one
-        opt.state, opt.built, opt.iterations = {}, False, iterations
+        opt.variables, opt.state, opt.built, opt.iterations = [], {}, False, iterations
         return
     opt.build(params)                                 # zeros; sets iterations to 0
     for (slot, i, _), array in zip(optimizer_layout(opt, len(params)), arrays[2:]):
@@ -145,9 +140,35 @@ def restore_optimizer(opt, params, arrays):
     opt.iterations = iterations
 
 
+def other_optimizer(saved_name, opt):
+    """The Keras class of the optimizer that wrote a state named ``saved_name``, if that is one of
+    Keras's default names ('adam', 'sgd_2', 'rm_sprop') for another optimizer than ``opt``; else None."""
+    base = re.sub(r"_\d+$", "", saved_name)
+    ours = KERAS_OPTIMIZERS[opt.name][1]
+    return next((c for c, name in KERAS_OPTIMIZERS.values() if name == base and name != ours), None)
+
+
+def skip_optimizer(why):
+    """Keras's answer to a saved optimizer state that does not fit: a warning, and a fresh state."""
+    warnings.warn(f"load: the optimizer's state was not restored: {why}; training continues with a fresh "
+                  "optimizer state (Keras skips it the same way)", stacklevel=4)
+
+
+def checked_optimizer_arrays(arrays, layout, fail):
+    """``arrays`` (iteration, learning_rate, state) if their values can be an optimizer's."""
+    iteration, learning_rate = int(arrays[0]), float(arrays[1])
+    if not 0 <= iteration < 2 ** 62 or not learning_rate > 0:
+        fail(f"the optimizer's iteration ({iteration}) must be >= 0 and its learning rate ({learning_rate}) "
+             "> 0; the file was edited")
+    if len(arrays) == 2 and layout and iteration > 0:
+        fail(f"the optimizer has taken {iteration} steps but its state is missing; the file was edited")
+    return arrays
+
+
 # ====================================================================== writing
 def h5_bytes(fill):
     """The bytes of a new HDF5 file that ``fill(f)`` writes (h5py's defaults, as Keras opens its files)."""
+    import h5py                                       # here, not at the top: `import nnscratch` stays quick
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         fill(f)
@@ -184,25 +205,6 @@ def check_finite(model, what):
                                  "nothing was written")
 
 
-def save_weights(model, filepath, overwrite=True):
-    """``model.save_weights(filepath)``: the model's weights and its optimizer's state in Keras 3's
-    ``.weights.h5`` file (the layout above), written atomically.  ``filepath`` must end in
-    ``.weights.h5``, as Keras requires.  ``overwrite=False`` refuses to replace an existing file
-    (Keras would ask on the terminal)."""
-    path = os.fspath(filepath)
-    if not str(path).endswith(".weights.h5"):
-        raise ValueError(f"save_weights: the file name must end in '.weights.h5' (Keras 3's weights file), "
-                         f"got {path!r}; model.save(path) writes a whole model (.keras, .h5 or .npz)")
-    if not model.built:
-        raise ValueError("save_weights: the model is not built yet, so it has no weights (give the first "
-                         "layer input_shape, or fit it first)")
-    if not overwrite and os.path.exists(path):
-        raise ValueError(f"save_weights: {path!r} exists and overwrite=False; nothing was written")
-    check_finite(model, "save_weights")
-    data = h5_bytes(lambda f: write_keras3(f, model))
-    fileio.write_atomically(path, lambda out: out.write(data), what="save_weights")
-
-
 # ====================================================================== reading
 class SafeH5:
     """Reads groups and datasets of an open h5py file without following anything the file could aim
@@ -210,13 +212,14 @@ class SafeH5:
     ``fail(problem)`` raises the caller's error."""
 
     def __init__(self, f, fail):
-        self.f, self.fail = f, fail
+        import h5py
+        self.f, self.fail, self.h5py = f, fail, h5py
 
     def _child(self, group, name, where):
         link = group.get(name, getlink=True)
         if link is None:
             return None
-        if not isinstance(link, h5py.HardLink):
+        if not isinstance(link, self.h5py.HardLink):
             self.fail(f"{where} is a {type(link).__name__}: Keras's files hold their data themselves, "
                       "and a link could point anywhere (even into another file); refused unread")
         return group[name]
@@ -228,7 +231,7 @@ class SafeH5:
             group = self._child(group, part, "/".join(path.split("/")[:i + 1]))
             if group is None:
                 return None
-            if not isinstance(group, h5py.Group):
+            if not isinstance(group, self.h5py.Group):
                 self.fail(f"{path} should be a group, but the file holds a {type(group).__name__} there")
         return group
 
@@ -243,6 +246,46 @@ class SafeH5:
                       "the file is not one written for this model")
         return list(group)
 
+    def component(self, name, what):
+        """``name`` if it can be one step of a path in the file (not empty, no '/', not '.' or '..')."""
+        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or len(name) > 1024:
+            self.fail(f"{what} {name!r:.80} cannot name a group or dataset; the file was edited")
+        return name
+
+    def strings(self, obj, name, limit, where):
+        """The list of names stored as attribute ``name`` of ``obj`` (or split into ``name0``,
+        ``name1``, ..., as Keras stores long lists): at most ``limit`` of them, each decoded from UTF-8."""
+        keys = [name]
+        if name not in obj.attrs:
+            keys = []
+            while f"{name}{len(keys)}" in obj.attrs and len(keys) < 1024:
+                keys.append(f"{name}{len(keys)}")
+        found = []
+        for key in keys:
+            count = math.prod(obj.attrs.get_id(key).shape or ())
+            if len(found) + count > limit:
+                self.fail(f"{where} lists more than {limit:,} names; the file is not one written for this model")
+            values = np.atleast_1d(obj.attrs[key])
+            if values.size and values.dtype.kind not in "OSU":
+                self.fail(f"{where} must be a list of names, got an array of {values.dtype}")
+            found += [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values.ravel()]
+        return found
+
+    def text(self, obj, name, limit, where):
+        """The string attribute ``name`` of ``obj`` (a JSON text), at most ``limit`` bytes; None if absent."""
+        if name not in obj.attrs:
+            return None
+        attr = obj.attrs.get_id(name)
+        if attr.get_storage_size() > limit or math.prod(attr.shape or ()) != 1:
+            self.fail(f"{where} must be one string of at most {limit:,} bytes")
+        value = obj.attrs[name]
+        value = value.item() if isinstance(value, np.ndarray) else value
+        if isinstance(value, bytes):
+            value = value.decode("utf8", errors="strict")
+        if not isinstance(value, str) or len(value) > limit:
+            self.fail(f"{where} must be one string of at most {limit:,} bytes, got {type(value).__name__}")
+        return value
+
     def array(self, group, name, shape, kinds, where):
         """The dataset ``name`` of ``group`` as a native-byte-order array, after checking it has exactly
         ``shape`` and a dtype of one of ``kinds`` ('f' float, 'i' integer) and that nothing it declares
@@ -250,7 +293,7 @@ class SafeH5:
         ds = self._child(group, name, where)
         if ds is None:
             self.fail(f"{where} is missing")
-        if not isinstance(ds, h5py.Dataset):
+        if not isinstance(ds, self.h5py.Dataset):
             self.fail(f"{where} should be a dataset, but the file holds a {type(ds).__name__} there")
         if ds.is_virtual:
             self.fail(f"{where} is a virtual dataset (it maps data of other files); refused unread")
@@ -288,6 +331,7 @@ class open_h5:
     bytes; errors of the HDF5 library while reading (a damaged file) become ``fail``'s error."""
 
     def __init__(self, source, fail):
+        import h5py
         self.fail = fail
         try:
             self.f = h5py.File(io.BytesIO(source) if isinstance(source, bytes) else source, "r")
@@ -337,66 +381,26 @@ def read_keras3(h5, root, fail):
     return found
 
 
-def read_keras3_optimizer(h5, opt, params, fail):
-    """Keras's optimizer variables for ``opt`` (``[iteration, learning_rate, state...]``, checked), or
-    None with a warning when the file's optimizer does not fit ``opt`` (as Keras skips it, warning)."""
+def read_keras3_optimizer(h5, opt, shapes, fail):
+    """Keras's optimizer variables for ``opt`` training weights of ``shapes`` (``[iteration,
+    learning_rate, state...]``, checked), or None with a warning when the file's optimizer does not fit
+    ``opt`` (Keras skips it the same way, warning)."""
     group = h5.group("optimizer/vars")
     if group is None:
         return None
-    layout = optimizer_layout(opt, len(params))
+    layout = optimizer_layout(opt, len(shapes))
     n = h5.count(group)
-    keras_class, keras_name = KERAS_OPTIMIZERS[opt.name]
     saved_name = group.attrs.get("name", "")
-    saved_name = saved_name.decode() if isinstance(saved_name, bytes) else str(saved_name)
-    base = re.sub(r"_\d+$", "", saved_name)
-    other = [c for c, name in KERAS_OPTIMIZERS.values() if name == base and name != keras_name]
+    other = other_optimizer(saved_name.decode() if isinstance(saved_name, bytes) else str(saved_name), opt)
     if other or n not in (2, 2 + len(layout)):
-        why = (f"it is a {other[0]} optimizer's" if other else
-               f"the model's {keras_class} has {2 + len(layout)} variables whereas the file has {n}")
-        warnings.warn(f"load: the optimizer's state was not restored: {why}; training continues with "
-                      "a fresh optimizer state (Keras skips it the same way)", stacklevel=3)
-        return None
+        return skip_optimizer(f"it is a {other} optimizer's" if other else
+                              f"the model's {KERAS_OPTIMIZERS[opt.name][0]} has {2 + len(layout)} variables "
+                              f"whereas the file has {n}")
     arrays = [h5.array(group, "0", (), "iu", "optimizer/vars/0 (iteration)"),
               h5.array(group, "1", (), "f", "optimizer/vars/1 (learning_rate)")]
-    if not 0 <= int(arrays[0]) < 2 ** 62 or not float(arrays[1]) > 0:
-        fail(f"the optimizer's iteration ({int(arrays[0])}) must be >= 0 and its learning rate "
-             f"({float(arrays[1])}) > 0; the file was edited")
-    if n == 2 and layout and int(arrays[0]) > 0:
-        fail(f"the optimizer has taken {int(arrays[0])} steps but its state is missing; the file was edited")
     for k, (slot, i, name) in enumerate(layout[:n - 2]):
-        arrays.append(h5.array(group, str(k + 2), params[i].shape, "f",
-                               f"optimizer/vars/{k + 2} ({name} of weight {i})"))
-    return arrays
-
-
-def load_weights(model, filepath, skip_mismatch=False):
-    """``model.load_weights(filepath)``: the weights of a Keras 3 ``.weights.h5`` file into ``model``
-    (built, of the same architecture), and its optimizer's state when the model is compiled.
-
-    Everything is read and checked before anything changes: a file for another architecture, or
-    damaged or hostile, raises ``ValueError`` naming the file and the problem, and the model is left
-    as it was."""
-    path = os.fspath(filepath)
-    fail = fileio.Failer("load_weights", path)
-    if skip_mismatch:
-        raise ValueError("load_weights: skip_mismatch=True is not implemented in nnscratch; every weight "
-                         "must fit the model")
-    if not model.built:
-        raise ValueError("load_weights: the model is not built yet (give the first layer input_shape, or "
-                         "build it), so there is nothing to load the weights into")
-    if not str(path).endswith(".weights.h5"):
-        fail("load_weights reads Keras 3's '.weights.h5' files (model.save_weights writes them); "
-             "nnscratch.load_model reads whole models")
-    if fileio.sniff(path, fail) != "hdf5":
-        fail("not an HDF5 file (a .weights.h5 file is one; model.save_weights writes them)")
-    root = saveables(model)
-    with open_h5(path, fail) as h5:
-        arrays = read_keras3(h5, root, fail)
-        opt = model.optimizer
-        opt_arrays = read_keras3_optimizer(h5, opt, model.trainable_weights, fail) if opt is not None else None
-    assign(root, arrays)
-    if opt_arrays is not None:
-        restore_optimizer(opt, model.trainable_weights, opt_arrays)
+        arrays.append(h5.array(group, str(k + 2), shapes[i], "f", f"optimizer/vars/{k + 2} ({name} of weight {i})"))
+    return checked_optimizer_arrays(arrays, layout, fail)
 
 
 def assign(root, arrays):
@@ -405,3 +409,144 @@ def assign(root, arrays):
     for path, saveable in keras3_layout(root):
         for weight, array in zip(saveable.arrays or [], arrays[path]):
             weight[...] = array
+
+
+# ====================================================================== the legacy layout (.h5)
+KERAS_VERSION = "3.15.1"        # the Keras whose files nnscratch writes like (and is tested against)
+VARIABLE_NAMES = {"Dense": ("kernel", "bias"), "Conv2D": ("kernel", "bias")}   # Keras's variable names
+ATTRIBUTE_LIMIT = 64512         # Keras splits an attribute list larger than this into name0, name1, ...
+
+
+def variable_names(saveable):
+    names, n = VARIABLE_NAMES.get(saveable.class_name, ()), len(saveable.shapes)
+    return list(names[:n]) if len(names) >= n else [f"variable_{i}" for i in range(n)]
+
+
+def legacy_variables(root):
+    """``[(top-level layer, [(variable path, shape, array)])]``: each layer of the model with Keras's
+    paths of its variables, ``'<model>/<layer>/kernel'``; a nested model's layers are named within it,
+    ``'<inner>/<layer>/kernel'``, as Keras names them when the inner model has its own Input (as
+    ``keras_format`` writes it)."""
+    def leaves(node, prefix):
+        if node.layers is not None:
+            return [v for layer in node.layers for v in leaves(layer, node.name)]
+        arrays = node.arrays or [None] * len(node.shapes)
+        return [(f"{prefix}/{node.name}/{name}", shape, array)
+                for name, shape, array in zip(variable_names(node), node.shapes, arrays)]
+    return [(layer, leaves(layer, root.name)) for layer in root.layers]
+
+
+def save_attribute_list(group, name, data):
+    """Keras's ``save_attributes_to_hdf5_group``: a list of names as one attribute, or split into
+    ``name0``, ``name1``, ... when it is larger than an HDF5 object header holds."""
+    array = np.asarray(data)
+    chunks = 1
+    while array.nbytes / chunks > ATTRIBUTE_LIMIT:
+        chunks += 1
+    if chunks == 1:
+        group.attrs[name] = data
+    else:
+        for k, part in enumerate(np.array_split(array, chunks)):
+            group.attrs[f"{name}{k}"] = part
+
+
+def write_legacy(f, model, include_optimizer=True):
+    """Write ``model``'s weights (and its optimizer's) into the open h5py file ``f`` in Keras's legacy
+    layout: group ``model_weights`` (a group per layer, by name) and group ``optimizer_weights``."""
+    root = saveables(model)
+    group = f.create_group("model_weights")
+    save_attribute_list(group, "layer_names", [layer.name.encode("utf8") for layer in root.layers])
+    group.attrs["backend"] = b"numpy"
+    group.attrs["keras_version"] = KERAS_VERSION.encode("utf8")
+    variables = dict((layer.name, found) for layer, found in legacy_variables(root))
+    for name in sorted(variables):
+        layer_group = group.create_group(name)
+        save_attribute_list(layer_group, "weight_names", [path.encode("utf8") for path, _, _ in variables[name]])
+        for path, _, array in variables[name]:
+            layer_group.create_dataset(path, data=array)
+    save_attribute_list(group.create_group("top_level_model_weights"), "weight_names", [])
+    opt = model.optimizer
+    if include_optimizer and opt is not None:
+        params = model.trainable_weights
+        paths = [path for _, found in legacy_variables(root) for path, _, _ in found]
+        prefix = KERAS_OPTIMIZERS[opt.name][1]
+        names = [f"{prefix}/iteration", f"{prefix}/learning_rate"] + [
+            f"{prefix}/{paths[i].replace('/', '_')}_{name}" for _, i, name in optimizer_layout(opt, len(params))]
+        group = f.create_group("optimizer_weights")
+        save_attribute_list(group, "weight_names", [n.encode("utf8") for n in names])
+        for name, array in zip(names, optimizer_arrays(opt, params)):
+            group.create_dataset(name, data=array)
+
+
+def distribute(root, flat):
+    """``{path: [arrays]}`` of Keras 3's layout from the arrays of every layer in order."""
+    found, k = {}, 0
+    for path, saveable in keras3_layout(root):
+        found[path] = flat[k:k + len(saveable.shapes)]
+        k += len(saveable.shapes)
+    return found
+
+
+def read_legacy(h5, root, fail):
+    """``{path: [arrays]}`` from a legacy file's weights (the group ``model_weights`` of a whole-model
+    file, or the file itself for a legacy weights file), matched to ``root``'s layers by order, as
+    Keras's ``load_weights_from_hdf5_group`` matches them: the layers with weights in the file's
+    ``layer_names`` order, each with its ``weight_names``."""
+    base = [] if "layer_names" in h5.f.attrs else ["model_weights"]
+    weights = h5.group("/".join(base)) if base else h5.f
+    if weights is None:
+        fail("an HDF5 file without model_weights or layer_names: not a Keras model or weights file")
+    where = "/".join(base + ["layer_names"])
+    expected = [(layer, [shape for _, shape, _ in found]) for layer, found in legacy_variables(root) if found]
+    layer_names = h5.strings(weights, "layer_names", 4 * len(root.layers) + 64, where)
+    weighted = []
+    for name in layer_names:
+        path = base + [h5.component(name, "a layer name")]
+        group = h5.group("/".join(path))
+        if group is None:
+            fail(f"{'/'.join(path)} is missing; the file is damaged")
+        names = h5.strings(group, "weight_names", 4096, f"{'/'.join(path)}'s weight_names")
+        if names:
+            weighted.append((path, names))
+    if len(weighted) != len(expected):
+        fail(f"the file holds weights for {len(weighted)} layers ({[p[-1] for p, _ in weighted][:6]}), but the "
+             f"model has {len(expected)} layers with weights; it was saved from another architecture")
+    flat = []
+    for (path, names), (layer, shapes) in zip(weighted, expected):
+        if len(names) != len(shapes):
+            fail(f"{'/'.join(path)} holds {len(names)} weights, but the model's layer {layer.name!r} has "
+                 f"{len(shapes)}; the file was saved from another architecture")
+        for weight, shape in zip(names, shapes):
+            parts = [h5.component(p, "a weight name") for p in weight.split("/")]
+            group = h5.group("/".join(path + parts[:-1]))
+            if group is None:
+                fail(f"{'/'.join(path)}/{weight} is missing; the file is damaged")
+            flat.append(h5.array(group, parts[-1], shape, "f", "/".join(path + parts)))
+    top = h5.group("/".join(base + ["top_level_model_weights"]))
+    if top is not None and h5.strings(top, "weight_names", 16, "top_level_model_weights"):
+        fail("the file holds weights of the model itself (top_level_model_weights), which a Sequential has none of")
+    return distribute(root, flat)
+
+
+def read_legacy_optimizer(h5, opt, shapes, fail):
+    """The optimizer variables of a legacy file (``optimizer_weights``), or None with a warning when
+    they do not fit ``opt`` (Keras warns and starts a fresh optimizer the same way)."""
+    group = h5.group("optimizer_weights")
+    if group is None:
+        return None
+    names = h5.strings(group, "weight_names", 2 + 8 * len(shapes) + 8, "optimizer_weights's weight_names")
+    layout = optimizer_layout(opt, len(shapes))
+    saved = names[0].split("/")[0] if names else ""
+    if len(names) not in (2, 2 + len(layout)) or not names[0].endswith("/iteration") \
+            or not names[1].endswith("/learning_rate") or other_optimizer(saved, opt):
+        return skip_optimizer(f"its saved variables ({len(names)}: {names[:2]}...) are not the "
+                              f"{2 + len(layout)} of Keras 3's {KERAS_OPTIMIZERS[opt.name][0]}")
+    arrays = []
+    for k, name in enumerate(names):
+        parts = [h5.component(p, "a weight name") for p in name.split("/")]
+        sub = h5.group("/".join(["optimizer_weights"] + parts[:-1]))
+        if sub is None:
+            fail(f"optimizer_weights/{name} is missing; the file is damaged")
+        shape, kinds = ((), "iu") if k == 0 else ((), "f") if k == 1 else (shapes[layout[k - 2][1]], "f")
+        arrays.append(h5.array(sub, parts[-1], shape, kinds, f"optimizer_weights/{name}"))
+    return checked_optimizer_arrays(arrays, layout, fail)

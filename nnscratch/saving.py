@@ -1,4 +1,10 @@
-"""Saving and loading models: :func:`save_model` (``model.save``) and :func:`load_model`.
+"""Saving and loading models: :func:`save_model` (``model.save``) and :func:`load_model`, for every
+format, and nnscratch's own format, ``.npz``.
+
+``model.save(path)`` chooses the format by the name's ending, as Keras does: ``.keras`` is Keras 3's
+format and ``.h5``/``.hdf5`` Keras's legacy HDF5 format (both in ``keras_format.py``: real Keras opens
+them), ``.npz`` nnscratch's own (below); any other name is refused.  ``load_model(path)`` recognises
+the format by the file's content (a zip archive with a config.json, an HDF5 file, an ``.npz``).
 
 (Longer than the other modules on purpose: a model file may be hostile, and each check that keeps a
 damaged or edited file from allocating, unpickling or half-loading is spelled out here, one by one.)
@@ -56,20 +62,39 @@ import zlib
 
 import numpy as np
 
-from . import fileio, losses, optimizers, random, registry
+from . import fileio, keras_format, losses, optimizers, random, registry
 
 FILE_FORMAT = "nnscratch-model-v1"
 MAX_META_CHARS = 1 << 22      # 4 Mi characters; the workshop's 3-layer model needs 1,722, 1,000 layers ~200,000
 
 
 # ====================================================================== save
-def save_model(model, path):
-    """Write ``model`` (architecture, weights, optimizer state, random-generator states) to ``path``.
+SUFFIXES = (".keras", ".h5", ".hdf5", ".npz")
+
+
+def save_model(model, path, overwrite=True):
+    """Write ``model`` (architecture, weights, optimizer state, random-generator states) to ``path``,
+    in the format its name ends in: ``.keras`` (Keras 3), ``.h5``/``.hdf5`` (Keras's legacy HDF5) or
+    ``.npz`` (nnscratch's own).  ``overwrite=False`` refuses to replace a file (Keras would ask).
 
     The file gets the permissions ``open(path, 'wb')`` would give it (an existing file keeps its
     mode; a new one gets ``0o666 & ~umask``).  On any error nothing at ``path`` changes.
     """
     path = os.fspath(path)
+    name = os.fsdecode(path)
+    if os.path.isdir(path):
+        raise ValueError(f"save: cannot write {path!r}: it is a folder; give a file name such as "
+                         f"{os.path.join(name, 'model.keras')!r}")
+    if not name.endswith(SUFFIXES):
+        raise ValueError(f"save: {path!r} does not end in a model file's suffix: use '.keras' (Keras 3's "
+                         "format, which Keras opens), '.h5' (Keras's legacy HDF5 format) or '.npz' "
+                         "(nnscratch's own); model.save_weights writes '.weights.h5'")
+    if not overwrite and os.path.exists(path):
+        raise ValueError(f"save: {path!r} exists and overwrite=False; nothing was written")
+    if name.endswith(".keras"):
+        return keras_format.save_keras(model, path)
+    if name.endswith((".h5", ".hdf5")):
+        return keras_format.save_h5(model, path)
     meta, arrays = _metadata_and_arrays(model)
     try:
         arrays["__meta__"] = np.array(json.dumps(meta, allow_nan=False))
@@ -86,8 +111,8 @@ def _metadata_and_arrays(model):
                          "or fit it first)")
     if model.submodels():
         raise ValueError(f"save: {model.name} contains another Sequential ({model.submodels()[0].name}); "
-                         f"the {FILE_FORMAT} format stores plain layers only. Save the inner model and "
-                         "rebuild the outer one in code, e.g. Sequential([load_model(path), Softmax()])")
+                         f"the {FILE_FORMAT} format (.npz) stores plain layers only. Save it as .keras "
+                         "(or .h5), Keras's formats, which hold nested models")
     names = [layer.name for layer in model.layers]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -140,14 +165,36 @@ def _has_rng(layer):
 
 
 # ====================================================================== load
-def load_model(path):
-    """Rebuild a model written by :meth:`Sequential.save`: same layers, weights, optimizer state and
-    random-generator states, so predictions and continued training are identical.
+def load_model(path, custom_objects=None, compile=True, safe_mode=True):
+    """Rebuild a model from its file: a ``.keras`` or legacy ``.h5`` file written by Keras or by
+    ``model.save`` (``keras_format.py``), or nnscratch's ``.npz`` (below), recognised by content.
+    Same layers, weights and optimizer state (and, from nnscratch's files, random-generator states),
+    so predictions and continued training are identical.
 
-    Any file that is not a valid nnscratch model raises ``ValueError`` naming the file and the problem.
+    ``compile=False`` leaves the model uncompiled, ignoring the optimizer and loss it was saved with
+    (as in Keras: it loads a model whose loss nnscratch does not have).  ``custom_objects`` is refused:
+    nnscratch builds only its own classes, never code a file names; ``safe_mode`` has nothing to
+    switch off (nnscratch never evaluates code from a file).  Any file that is not a valid model
+    raises ``ValueError`` naming the file and the problem, before anything is built.
     """
     path = os.fspath(path)
     fail = _Failer(path)
+    if custom_objects:
+        raise ValueError("load_model: custom_objects is not implemented in nnscratch: it builds its own "
+                         "layers only, and never imports or runs code a file names")
+    kind = fileio.sniff(path, fail)
+    if kind == "hdf5":
+        return keras_format.load_h5(path, compile)
+    if kind == "zip" and keras_format.is_keras_zip(path, fail):
+        return keras_format.load_keras(path, compile)
+    model = _load_npz(path, fail)
+    if not compile:
+        model.optimizer, model.loss, model.compiled_loss, model.metrics = None, None, None, []
+    return model
+
+
+def _load_npz(path, fail):
+    """The model of nnscratch's own ``.npz`` file."""
     with _open_archive(path, fail) as archive:
         meta = _read_metadata(archive, fail)
         plan = _Plan(meta, fail)

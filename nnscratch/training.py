@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from . import backend, checks, h5_weights, losses, optimizers, saving
+from . import backend, checks, keras_format, losses, optimizers, saving
 from .engine import fast, inference
 from .progress import ProgressBar
 from .tensor import Tensor
@@ -295,21 +295,23 @@ class Model:
         from .summary import summary_table
         print_fn(summary_table(self))
 
-    def save(self, path):
-        """Write architecture, weights, optimizer state and random-generator states to one ``.npz``
-        file, atomically; see ``saving.py`` for the format."""
-        saving.save_model(self, path)
+    def save(self, filepath, overwrite=True):
+        """Keras's ``save``: the whole model (architecture, weights, optimizer state) in the format the
+        name ends in: ``.keras`` (Keras 3's format, which real Keras opens), ``.h5`` (Keras's legacy
+        HDF5) or ``.npz`` (nnscratch's own); written atomically (``saving.py``)."""
+        saving.save_model(self, filepath, overwrite)
 
     def save_weights(self, filepath, overwrite=True):
         """Keras's ``save_weights``: the weights and the optimizer's state in Keras 3's ``.weights.h5``
-        file, which real Keras's ``load_weights`` reads too (``h5_weights.py``)."""
-        h5_weights.save_weights(self, filepath, overwrite)
+        file, which real Keras's ``load_weights`` reads too (``keras_format.py``)."""
+        keras_format.save_weights(self, filepath, overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False):
         """Keras's ``load_weights``: the weights (and, if compiled, the optimizer's state) of a
-        ``.weights.h5`` file written by ``save_weights`` here or in Keras, into this model of the same
-        architecture; checked completely before any weight changes (``h5_weights.py``)."""
-        h5_weights.load_weights(self, filepath, skip_mismatch)
+        ``.weights.h5`` file (``save_weights``, here or in Keras), or of a ``.keras`` or legacy ``.h5``
+        model file, into this model of the same architecture; checked completely before any weight
+        changes (``keras_format.py``)."""
+        keras_format.load_weights(self, filepath, skip_mismatch)
 
 
 def within_batches(n, batch_size, rng):

@@ -19,8 +19,8 @@ STOREYS = [
               "summary", "fileio", "datasets"]),
     ("engine", ["engine", "backend"]),
     ("math", ["activations", "layers", "conv", "losses", "optimizers"]),
-    ("models", ["saving", "h5_weights", "training", "models", "gradcheck"]),
-    ("surface", ["keras", "nn", "__init__"]),
+    ("models", ["saving", "keras_format", "h5_weights", "training", "models", "gradcheck"]),
+    ("surface", ["keras", "nn", "saved_model", "__init__"]),
     ("apps", ["__main__", "workshop", "exercises", "zoo", "plotting"]),
 ]
 # kNN is a library of its own beside the network: it may use the base, nothing else of nnscratch.

@@ -1,11 +1,15 @@
-"""Keras's own files, both ways, against real Keras: ``save_weights``/``load_weights`` (``.weights.h5``).
+"""Keras's own files, both ways, against real Keras: ``.keras``, ``.weights.h5`` (``save_weights`` /
+``load_weights``), legacy ``.h5``, and ``tf.saved_model``.
 
 Each format is written by one library and read by the other, for an MLP with dropout, the simple
-convnet (small images) and a nested Sequential: predictions equal within 1e-6 (float32), and where the
-format carries the optimizer's state, one more training step on each side gives the same weights.
-Hostile files (built here with h5py) are refused with a clear ValueError, and leave the model as it was.
-The Keras models are built once per module.
+convnet (small images, dropout rate 0 so both sides train alike) and a nested Sequential: predictions
+equal within 1e-6 (float32), and where the format carries the optimizer's state, one more training
+step on each side gives the same weights.  The files nnscratch writes are compared with the ones
+Keras writes for the same architecture (configuration and HDF5 layout).  Hostile files (built here
+with zipfile and h5py) are refused with a clear ValueError before anything is built or allocated,
+and a model loading weights is left as it was.  The Keras models are built once per module.
 """
+import json
 import os
 import re
 
@@ -155,7 +159,8 @@ def h5_tree(path):
 
     def visit(name, obj):
         shape = getattr(obj, "shape", None)
-        items.append((name, shape, str(getattr(obj, "dtype", "")), dict(obj.attrs)))
+        attrs = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in obj.attrs.items()}
+        items.append((name, shape, str(getattr(obj, "dtype", "")), attrs))
     with h5py.File(path, "r") as f:
         f.visititems(visit)
     return sorted(items)
@@ -335,3 +340,385 @@ def test_files_that_are_not_weights_files(tmp_path, content, problem):
         nn_model("nested").load_weights(tmp_path / "missing.weights.h5")
     with pytest.raises(ValueError, match="'.weights.h5' files"):
         nn_model("nested").load_weights(tmp_path / "x.npz")
+
+
+# ---------------------------------------------------------------- whole models: .keras and legacy .h5
+def assert_continues_alike(ours, theirs, arch, seed=3):
+    """One more optimizer step on the same batch on each side gives the same weights (not with
+    active dropout: the two libraries draw different masks)."""
+    if arch == "mlp_dropout":
+        return
+    x, y = data(arch, seed=seed)
+    ours.train_on_batch(x[:8], y[:8])
+    keras_step(theirs, x[:8], y[:8])
+    assert max_diff(theirs.get_weights(), ours.get_weights()) <= TOL
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_keras_file_written_here_opens_in_keras_and_trains_on_there(tmp_path, trained_pairs, arch):
+    m, _ = trained_pairs[arch]
+    path = tmp_path / "m.keras"
+    m.save(path)
+    k = keras.models.load_model(path)
+    x, _ = data(arch, seed=1)
+    assert max_diff([k(x, training=False).numpy()], [m.predict(x, verbose=0)]) <= TOL
+    assert [l.name for l in k.layers] == [l.name for l in m.layers]
+    assert int(k.optimizer.iterations) == m.optimizer.iterations == 4
+    assert_continues_alike(nnscratch.load_model(path), k, arch)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_keras_file_written_by_keras_opens_here_and_trains_on_here(tmp_path, trained_pairs, arch):
+    _, k = trained_pairs[arch]
+    path = tmp_path / "k.keras"
+    k.save(path)
+    m = nnscratch.load_model(path)
+    x, _ = data(arch, seed=2)
+    assert max_diff([m.predict(x, verbose=0)], [k(x, training=False).numpy()]) <= TOL
+    assert [l.name for l in m.layers] == [l.name for l in k.layers] and m.name == k.name
+    assert m.optimizer.iterations == int(k.optimizer.iterations) == 2 and m.loss == "categorical_crossentropy"
+    assert_continues_alike(m, keras.models.load_model(path), arch)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_legacy_h5_files_both_ways(tmp_path, trained_pairs, arch):
+    m, k = trained_pairs[arch]
+    m.save(tmp_path / "m.h5")
+    k.save(tmp_path / "k.keras")        # first: Keras 3.15's save('.h5') drops the optimizer from its
+    k.save(tmp_path / "k.h5")           # compile config, and a later .keras file would name none
+    x, _ = data(arch, seed=4)
+    from_here = keras.models.load_model(tmp_path / "m.h5")
+    assert max_diff([from_here(x, training=False).numpy()], [m.predict(x, verbose=0)]) <= TOL
+    # Keras 3.15 itself cannot train on from a legacy file's optimizer (it builds the optimizer for the
+    # Sequential's own, empty, variable list); nnscratch restores the state the file carries:
+    from_keras = nnscratch.load_model(tmp_path / "k.h5")
+    assert max_diff([from_keras.predict(x, verbose=0)], [k(x, training=False).numpy()]) <= TOL
+    assert from_keras.optimizer.iterations == 2
+    assert_continues_alike(from_keras, keras.models.load_model(tmp_path / "k.keras"), arch)
+
+
+def strip_sharing(obj):
+    """A Keras configuration without its object-sharing ids (bookkeeping of repeated dtype policies)."""
+    if isinstance(obj, dict):
+        return {k: strip_sharing(v) for k, v in obj.items() if k != "shared_object_id"}
+    if isinstance(obj, list):
+        return [strip_sharing(v) for v in obj]
+    return obj
+
+
+@pytest.fixture(scope="module")
+def schema_pair(tmp_path_factory):
+    """One model with every layer nnscratch has, a nested Sequential and a loss object, saved by each
+    library (.keras and .h5) from the same architecture, names and compile arguments."""
+    folder = tmp_path_factory.mktemp("schema")
+    inner = nnscratch.Sequential([Dense(4, name="ih")], name="inner")
+    m = nnscratch.Sequential([Conv2D(2, 3, activation="relu", input_shape=(6, 6, 1), name="c"),
+                              MaxPooling2D(name="p"), Flatten(name="f"), Dropout(0.5, name="d"),
+                              Dense(8, activation="tanh", name="h"), inner, Softmax(name="s")], name="net")
+    m.compile(loss=nnscratch.losses.CategoricalCrossentropy(from_logits=False),
+              optimizer=RMSprop(momentum=0.5), metrics=["accuracy"])
+    ki = keras.Sequential([keras.Input((8,), name="input_layer_1"), keras.layers.Dense(4, name="ih")], name="inner")
+    k = keras.Sequential([keras.Input((6, 6, 1), name="input_layer"),
+                          keras.layers.Conv2D(2, 3, activation="relu", name="c"), keras.layers.MaxPooling2D(name="p"),
+                          keras.layers.Flatten(name="f"), keras.layers.Dropout(0.5, name="d"),
+                          keras.layers.Dense(8, activation="tanh", name="h"), ki, keras.layers.Softmax(name="s")],
+                         name="net")
+    k.compile(loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"],
+              optimizer=keras.optimizers.RMSprop(momentum=0.5, name="rm_sprop"))      # not Keras's rm_sprop_<n>
+    k.optimizer.build(k.trainable_variables)                # so Keras writes the state nnscratch writes
+    for name, model in (("m", m), ("k", k)):
+        model.save(folder / f"{name}.keras")
+        model.save(folder / f"{name}.h5")
+    return folder
+
+
+def test_the_keras_file_holds_exactly_the_configuration_keras_writes(schema_pair):
+    import zipfile
+    ours, theirs = (zipfile.ZipFile(schema_pair / f"{n}.keras") for n in "mk")
+    assert ours.namelist() == theirs.namelist() == ["metadata.json", "config.json", "model.weights.h5"]
+    assert all(i.compress_type == zipfile.ZIP_STORED for i in ours.infolist())
+    config = json.loads(ours.read("config.json"))
+    assert config == strip_sharing(json.loads(theirs.read("config.json")))
+    meta = json.loads(ours.read("metadata.json"))
+    assert meta["keras_version"] == json.loads(theirs.read("metadata.json"))["keras_version"]
+    assert set(meta["nnscratch"]["rng_states"]) == {"net", "net/d", "net/inner"}
+
+
+def test_the_legacy_file_holds_exactly_what_keras_writes(schema_pair):
+    with h5py.File(schema_pair / "m.h5", "r") as ours, h5py.File(schema_pair / "k.h5", "r") as theirs:
+        for attr in ("model_config", "training_config"):
+            assert json.loads(ours.attrs[attr]) == strip_sharing(json.loads(theirs.attrs[attr]))
+        assert ours.attrs["keras_version"] == theirs.attrs["keras_version"]
+    ours, theirs = h5_tree(schema_pair / "m.h5"), h5_tree(schema_pair / "k.h5")
+    assert ours[0][0] == theirs[0][0] == "model_weights"
+    assert ours[0][3].pop("backend") == "numpy" and theirs[0][3].pop("backend") == "tensorflow"
+    assert ours == theirs                 # every group, dataset, shape, dtype and attribute but the backend's name
+
+
+def test_a_round_trip_here_restores_everything_and_training_continues_identically(tmp_path):
+    """nnscratch -> .keras -> nnscratch: weights, optimizer state and every random generator (kept in
+    metadata.json, which Keras does not read), so even dropout and shuffling continue identically."""
+    x, y = data("mlp_dropout")
+    for suffix in (".keras", ".h5"):
+        m = nn_model("mlp_dropout", SGD(0.05, momentum=0.9, nesterov=True))
+        m.fit(x, y, batch_size=4, epochs=1, verbose=0)
+        m.save(tmp_path / f"m{suffix}")
+        r = nnscratch.load_model(tmp_path / f"m{suffix}")
+        assert [l.get_config() for l in r.layers[1:]] == [l.get_config() for l in m.layers[1:]]
+        assert r.optimizer.get_config() == m.optimizer.get_config() and r.optimizer.iterations == 4
+        if suffix == ".h5":                  # the legacy file has no place for the generators
+            continue
+        h1 = m.fit(x, y, batch_size=4, epochs=2, verbose=0)
+        h2 = r.fit(x, y, batch_size=4, epochs=2, verbose=0)
+        assert h1.history == h2.history
+        assert all(np.array_equal(a, b) for a, b in zip(m.get_weights(), r.get_weights()))
+
+
+def test_save_chooses_the_format_by_the_name_as_keras_does_and_load_model_by_content(tmp_path):
+    import zipfile
+    m = nn_model("nested")
+    nnscratch.keras.models.save_model(m, tmp_path / "m.keras")
+    assert zipfile.ZipFile(tmp_path / "m.keras").namelist() == ["metadata.json", "config.json", "model.weights.h5"]
+    with pytest.raises(ValueError, match=r"'\.keras'.*'\.h5'.*'\.npz'"):
+        m.save(tmp_path / "m.pkl")
+    with pytest.raises(ValueError, match="overwrite=False"):
+        m.save(tmp_path / "m.keras", overwrite=False)
+    (tmp_path / "m.keras").rename(tmp_path / "model.bin")
+    m.save(tmp_path / "m.hdf5")
+    (tmp_path / "m.hdf5").rename(tmp_path / "other.bin")
+    x, _ = data("nested")
+    for name in ("model.bin", "other.bin"):
+        r = nnscratch.load_model(tmp_path / name)
+        assert np.array_equal(r.predict(x, verbose=0), m.predict(x, verbose=0))
+    r = nnscratch.keras.models.load_model(tmp_path / "model.bin", compile=False)
+    assert isinstance(r, nnscratch.keras.Sequential) and r.optimizer is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.bin", "other.bin"]
+
+
+def test_load_weights_reads_the_weights_of_keras_and_legacy_model_files(tmp_path, trained_pairs):
+    _, k = trained_pairs["convnet"]
+    k.save(tmp_path / "k.keras")
+    k.save(tmp_path / "k.h5")
+    x, _ = data("convnet", seed=5)
+    for name in ("k.keras", "k.h5"):
+        m = nn_model("convnet")
+        m.load_weights(tmp_path / name)
+        assert max_diff([m.predict(x, verbose=0)], [k(x, training=False).numpy()]) <= TOL
+        assert m.optimizer.iterations == 2
+
+
+def test_saved_model_save_and_load_keep_nnscratch_layout_and_predict_the_same(tmp_path):
+    import nnscratch as tf
+    m = nn_model("nested")
+    tf.saved_model.save(m, tmp_path / "export")
+    assert [p.name for p in (tmp_path / "export").iterdir()] == ["model.keras"]
+    loaded = tf.saved_model.load(tmp_path / "export")
+    x, _ = data("nested")
+    assert np.array_equal(loaded(x), m(x))
+    assert max_diff([keras.models.load_model(tmp_path / "export" / "model.keras")(x).numpy()], [m(x)]) <= TOL
+    (tmp_path / "tf").mkdir()
+    (tmp_path / "tf" / "saved_model.pb").write_bytes(b"\x08\x01")
+    with pytest.raises(ValueError, match="TensorFlow SavedModel"):
+        tf.saved_model.load(tmp_path / "tf")
+    with pytest.raises(nnscratch.keras.NotImplementedInNnscratch, match="signatures"):
+        tf.saved_model.save(m, tmp_path / "x", signatures={})
+
+
+# ---------------------------------------------------------------- .keras and .h5: what cannot be honoured
+def keras_entries(path):
+    import zipfile
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def write_zip(path, entries, compression=None):
+    import zipfile
+    with zipfile.ZipFile(path, "w", compression or zipfile.ZIP_STORED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return path
+
+
+def edited_keras(tmp_path, edit_config=None, edit_meta=None, text=None):
+    """A valid .keras file of the nested model, its config.json edited (a dict edit, or replaced by ``text``)."""
+    m = nn_model("nested")
+    m.train_on_batch(*data("nested"))
+    m.save(tmp_path / "m.keras")
+    entries = keras_entries(tmp_path / "m.keras")
+    config, meta = json.loads(entries["config.json"]), json.loads(entries["metadata.json"])
+    if edit_config:
+        edit_config(config)
+    if edit_meta:
+        edit_meta(meta)
+    entries["config.json"] = text if text is not None else json.dumps(config)
+    entries["metadata.json"] = json.dumps(meta)
+    return write_zip(tmp_path / "edited.keras", entries)
+
+
+def layer(config, i):
+    return config["config"]["layers"][i]          # 0 is the InputLayer, 1 the first Dense
+
+
+CONFIG_EDITS = {
+    "unknown layer": (lambda c: layer(c, 1).update(class_name="LSTM"), r"'LSTM' layer, which this nnscratch does not have"),
+    "class outside keras": (lambda c: layer(c, 1).update(module="nnscratch_evil_module", class_name="system"),
+                            "a class outside Keras, which nnscratch never imports"),
+    "registered custom class": (lambda c: layer(c, 1).update(registered_name="my_package>MyDense"),
+                                "a class outside Keras"),
+    "activation": (lambda c: layer(c, 1)["config"].update(activation="gelu"), r"activation='gelu'; nnscratch implements"),
+    "regularizer": (lambda c: layer(c, 1)["config"].update(kernel_regularizer={"class_name": "L2", "config": {"l2": 0.01}}),
+                    "kernel_regularizer=.*cannot honour"),
+    "mixed precision": (lambda c: layer(c, 1)["config"]["dtype"]["config"].update(name="mixed_float16"),
+                        "dtype policy 'mixed_float16'"),
+    "no bias": (lambda c: layer(c, 1)["config"].update(use_bias=False), "use_bias=False"),
+    "initializer": (lambda c: layer(c, 1)["config"].update(kernel_initializer="he_normal"), "initializer 'he_normal'"),
+    "functional": (lambda c: c.update(class_name="Functional"), "reads Sequential models"),
+    "huge layer": (lambda c: layer(c, 2)["config"]["layers"][2]["config"].update(units=100_000_000),
+                   r"has shape \(6, 4\), but the model needs \(6, 100000000\)"),
+    "negative units": (lambda c: layer(c, 1)["config"].update(units=-3), "units must be an integer >= 1"),
+    "optimizer": (lambda c: c["compile_config"]["optimizer"].update(class_name="Adagrad"), "'Adagrad'.*compile=False"),
+    "schedule": (lambda c: c["compile_config"]["optimizer"]["config"].update(
+        learning_rate={"class_name": "ExponentialDecay", "config": {}}), "schedule"),
+    "loss": (lambda c: c["compile_config"].update(loss="mean_squared_error"), "Unknown loss 'mean_squared_error'"),
+    "nested too deep": (lambda c: [c["config"]["layers"].__setitem__(2, {"class_name": "Sequential", "config": {
+        "name": f"s{i}", "layers": [c["config"]["layers"][2]]}}) for i in range(20)], "more than 16 deep"),
+}
+
+
+@pytest.mark.parametrize("case", CONFIG_EDITS)
+def test_a_keras_file_with_what_nnscratch_cannot_honour_is_refused_naming_it(tmp_path, case):
+    import sys
+    import tracemalloc
+    edit, problem = CONFIG_EDITS[case]
+    path = edited_keras(tmp_path, edit)
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=problem) as e:
+        nnscratch.load_model(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50_000_000                  # "huge layer" would need 2.4 GB: refused before building
+    assert repr(str(path)) in str(e.value) and "nnscratch_evil_module" not in sys.modules
+    if case in ("optimizer", "schedule", "loss"):          # what only compile() needs: load without it
+        assert nnscratch.load_model(path, compile=False).optimizer is None
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
+    ('{"class_name": "Sequential", "config": {"x": NaN}}', "not valid JSON"),
+    ("[1, 2]", "must hold a JSON object"),
+])
+def test_a_keras_file_whose_configuration_is_not_json_is_refused(tmp_path, text, problem):
+    with pytest.raises(ValueError, match=problem):
+        nnscratch.load_model(edited_keras(tmp_path, text=text))
+
+
+def test_edited_generator_states_are_refused(tmp_path):
+    path = edited_keras(tmp_path, edit_meta=lambda m: m["nnscratch"]["rng_states"].pop("outer"))
+    with pytest.raises(ValueError, match="rng_states are for"):
+        nnscratch.load_model(path)
+    path = edited_keras(tmp_path, edit_meta=lambda m: m["nnscratch"]["rng_states"]["outer"].update(bit_generator="Evil"))
+    with pytest.raises(ValueError, match="must be a bit_generator.state"):
+        nnscratch.load_model(path)
+
+
+def forge_size(path, name, size):
+    """Rewrite the zip directory's uncompressed size of entry ``name`` (a zip bomb's lie)."""
+    import struct
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"PK\x01\x02" + raw[raw.find(b"PK\x01\x02") + 4:][:0])
+    while at >= 0:
+        length = struct.unpack_from("<H", raw, at + 28)[0]
+        if raw[at + 46:at + 46 + length] == name.encode():
+            struct.pack_into("<L", raw, at + 24, size)
+        at = raw.find(b"PK\x01\x02", at + 4)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def test_zip_bombs_and_edited_archives_are_refused_unread(tmp_path):
+    import zipfile
+    good = edited_keras(tmp_path)
+    entries = keras_entries(good)
+    cases = [
+        (write_zip(tmp_path / "many.keras", {**entries, **{f"x{i}": b"" for i in range(20)}}), "declares 23 entries"),
+        (write_zip(tmp_path / "assets.keras", {**entries, "assets/vocab.txt": b"a"}), "does not read"),
+        (write_zip(tmp_path / "npz.keras", {"config.json": entries["config.json"], "model.weights.npz": b""}),
+         "model.weights.npz"),
+        (write_zip(tmp_path / "noweights.keras", {"config.json": entries["config.json"]}), "without"),
+        (forge_size(write_zip(tmp_path / "bomb.keras", entries, zipfile.ZIP_DEFLATED), "config.json", 2 ** 31),
+         "no compression can"),
+    ]
+    raw = good.read_bytes()
+    (tmp_path / "cut.keras").write_bytes(raw[:len(raw) // 2])
+    cases.append((tmp_path / "cut.keras", "damaged or truncated"))
+    for path, problem in cases:
+        with pytest.raises(ValueError, match=problem):
+            nnscratch.load_model(path)
+
+
+def test_a_hostile_weights_entry_inside_a_keras_file_is_refused(tmp_path):
+    import io
+    good = edited_keras(tmp_path)
+    entries = keras_entries(good)
+    buffer = io.BytesIO(entries["model.weights.h5"])
+    with h5py.File(buffer, "r+") as f:
+        del f["layers/dense/vars/0"]
+        f["layers/dense/vars/0"] = h5py.ExternalLink("/etc/passwd", "/")
+    entries["model.weights.h5"] = buffer.getvalue()
+    with pytest.raises(ValueError, match="ExternalLink"):
+        nnscratch.load_model(write_zip(tmp_path / "link.keras", entries))
+
+
+def test_keras_models_with_layers_or_settings_nnscratch_lacks_are_refused_naming_them(tmp_path):
+    cases = [
+        (keras.layers.LayerNormalization(), "'LayerNormalization' layer"),
+        (keras.layers.Dense(3, activation="gelu"), "activation='gelu'"),
+        (keras.layers.Dense(3, kernel_regularizer="l2"), "kernel_regularizer"),
+    ]
+    for i, (extra, problem) in enumerate(cases):
+        k = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3), extra])
+        k.compile(optimizer="sgd", loss="mse")
+        k.save(tmp_path / f"k{i}.keras")
+        with pytest.raises(ValueError, match=problem):
+            nnscratch.load_model(tmp_path / f"k{i}.keras")
+    k = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+    k.compile(optimizer="sgd", loss="mse")
+    k.save(tmp_path / "mse.keras")
+    with pytest.raises(ValueError, match="mean_squared_error|mse.*compile=False"):
+        nnscratch.load_model(tmp_path / "mse.keras")
+    m = nnscratch.load_model(tmp_path / "mse.keras", compile=False)
+    x = np.random.default_rng(0).random((4, 5)).astype("float32")
+    assert m.optimizer is None and max_diff([m(x)], [k(x).numpy()]) <= TOL
+
+
+LEGACY_EDITS = {
+    "weights file": (lambda f: f.attrs.__delitem__("model_config"), "a weights file"),
+    "config not json": (lambda f: f.attrs.__setitem__("model_config", b"{" * 50), "not valid JSON"),
+    "soft link": (lambda f: (f["model_weights"].__delitem__("dense"),
+                             f["model_weights"].__setitem__("dense", h5py.SoftLink("/optimizer_weights"))), "SoftLink"),
+    "missing layer": (lambda f: f["model_weights"].attrs.__setitem__("layer_names", [b"dense", b"nope"]), "nope is missing"),
+    "path escape": (lambda f: f["model_weights/dense"].attrs.__setitem__(
+        "weight_names", [b"../optimizer_weights/x", b"outer/dense/bias"]), "cannot name a group"),
+}
+
+
+@pytest.mark.parametrize("case", LEGACY_EDITS)
+def test_a_hostile_or_damaged_legacy_file_is_refused(tmp_path, case):
+    m = nn_model("nested")
+    m.layers[0].name = "dense"
+    path = tmp_path / "m.h5"
+    m.save(path)
+    edit, problem = LEGACY_EDITS[case]
+    edit_h5 = h5py.File(path, "r+")
+    edit(edit_h5)
+    edit_h5.close()
+    with pytest.raises(ValueError, match=problem):
+        nnscratch.load_model(path)
+
+
+def test_the_train_command_refuses_a_save_name_without_a_format_before_training(tmp_path, capsys):
+    from nnscratch.__main__ import build_parser
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--save", str(tmp_path / "m.pkl")])
+    assert "must end in .keras" in capsys.readouterr().err
+    assert build_parser().parse_args(["train", "--save", str(tmp_path / "m.keras")]).save.endswith("m.keras")

@@ -23,11 +23,18 @@ class Sequential(_models.Sequential):
         raise NotImplementedInNnscratch(message(f"Sequential.{name}", _METHODS))
 
 
-def load_model(path):
-    """``tf.keras.models.load_model`` for files written by ``model.save`` (nnscratch's ``.npz`` format)."""
-    model = _saving.load_model(path)
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """``tf.keras.models.load_model``: a ``.keras`` or legacy ``.h5`` file (Keras's or nnscratch's) or
+    nnscratch's ``.npz``, recognised by content (``nnscratch/saving.py``, ``keras_format.py``)."""
+    model = _saving.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
     model.__class__ = Sequential
     return model
 
-__all__ = ["Sequential", "load_model"]
+
+def save_model(model, filepath, overwrite=True):
+    """``tf.keras.models.save_model(model, path)``: ``model.save(path)``."""
+    model.save(filepath, overwrite=overwrite)
+
+
+__all__ = ["Sequential", "load_model", "save_model"]
 __getattr__ = missing_attribute("tf.keras.models", __all__)
