@@ -297,11 +297,11 @@ class Settings:
                       f"{what or ' or '.join(repr(o) for o in options)}")
         return value
 
-    def pair(self, key, default=None, low=1):
+    def pair(self, key, default=None):
         value = self.take(key, default)
         value = [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
         if not isinstance(value, list) or len(value) != 2 or not all(
-                isinstance(v, int) and not isinstance(v, bool) and low <= v < 2 ** 31 for v in value):
+                isinstance(v, int) and not isinstance(v, bool) and 1 <= v < 2 ** 31 for v in value):
             self.fail(f"{self.where}'s {key} must be two positive integers, got {value!r:.80}")
         return tuple(value)
 
@@ -910,7 +910,7 @@ def compile_settings(training):
     return settings
 
 
-def h5_bytes(model, include_optimizer=True):
+def legacy_bytes(model, include_optimizer=True):
     """The bytes of ``model``'s legacy ``.h5`` file, as ``legacy_h5_format.save_model_to_hdf5`` writes it."""
     config = json.dumps(legacy(model_config(model)), allow_nan=False)
     training = json.dumps(training_config(model), allow_nan=False) if model.optimizer is not None else None
@@ -928,7 +928,7 @@ def h5_bytes(model, include_optimizer=True):
 
 def save_h5(model, path):
     """``model.save('m.h5')``: Keras's legacy HDF5 model file, written atomically."""
-    data = h5_bytes(model)
+    data = legacy_bytes(model)
     fileio.write_atomically(path, lambda f: f.write(data))
 
 
