@@ -34,9 +34,13 @@ def test_notebook_executes(monkeypatch):
     assert "Total params: 7,850" in text and "Total params: 669,706" in text
     assert "kNN (k=3) accuracy" in text and "NotImplementedInNnscratch: tf.keras.layers.Conv1D" in text
     assert "Total params: 34,826" in text and "CNN test accuracy" in text and "inverted" in text
+    # the inside of the networks (issue 25): templates, and gradients that vanish in the sigmoid network
+    assert "correlation of what training changed with each class's mean image" in text
+    assert "best-matching class mean of each unit: [0 1 2 3 4 5 6 7 8 9]" in text
+    assert "sigmoid, 6 layers" in text and "relu, 6 layers" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     if inline:
-        assert len(images) >= 6, f"only {len(images)} figures were displayed"
+        assert len(images) >= 14, f"only {len(images)} figures were displayed"
 
 
 def test_notebook_links_point_at_real_files():

@@ -191,7 +191,11 @@ def test_quick_report_has_every_section_and_figure(quick_report):
     expected = {"samples.png", "digit.png", "curves_1layer.png", "curves_deep.png", "correct_1layer.png",
                 "incorrect_1layer.png", "correct_deep.png", "incorrect_deep.png", "sweep_epochs.png",
                 "sweep_batch_size.png", "sweep_hidden_units.png", "sweep_hidden_layers.png",
-                "part2_variants.png", "part2_accuracy.png", "knn_confusion.png", "second_samples.png", "second_curves.png", "second_knn_confusion.png"}
+                "part2_variants.png", "part2_accuracy.png", "knn_confusion.png", "second_samples.png", "second_curves.png", "second_knn_confusion.png",
+                # the inside of the networks (issue 25)
+                "confusion_1layer.png", "misclassified_1layer.png", "weights_1layer.png", "confusion_deep.png",
+                "misclassified_deep.png", "activations_deep.png", "gradient_norms.png", "conv_filters.png",
+                "feature_maps.png", "confusion_cnn.png"}
     assert expected == set(FIGURES)
     assert sorted(p.name for p in out.glob("*.png")) == sorted(expected)
     for name in expected:
@@ -242,6 +246,33 @@ def test_quick_report_numbers(quick_report):
             nn_acc, keras_acc = run["nnscratch"]["test_accuracy"], run["keras"]["test_accuracy"]
             assert abs(keras_acc - nn_acc) < 0.1, (run["label"], nn_acc, keras_acc)
             assert run["keras"]["seconds"] > 0
+
+
+def test_quick_report_shows_the_inside_of_the_networks(quick_report):
+    """The numbers behind the pictures of what the networks learned, and the report's words about them."""
+    out, _ = quick_report
+    r = json.loads((out / "results.json").read_text())
+    md = (out / "report.md").read_text(encoding="utf-8")
+    ins, s = r["inside"], r["settings"]
+    # the 1-layer model's weights are templates: what training changed matches each class's mean image
+    assert ins["change_best_match"] == list(range(10)) and min(ins["change_correlation"]) > 0.5
+    assert sum(k == j for j, k in enumerate(ins["template_best_match"])) >= 9
+    assert 50 < ins["never_inked_pixels"] < 300
+    # the depth sweep explained: vanishing gradients in the sigmoid network, not in the ReLU one
+    norms = ins["gradient_norms"]
+    sig, rel = norms["sigmoid, 6 layers"], norms["relu, 6 layers"]
+    assert sig[0] / sig[-1] < 1e-2 and max(rel) / min(rel) < 10
+    assert f"{sig[0]:.1e} in the first layer and {sig[-1]:.1e} in the last" in md
+    assert all(0 <= v <= 1 for v in ins["saturated"].values()) and len(ins["saturated"]) == 2
+    # a confusion matrix for each network, consistent with its accuracy
+    for run in (r["one_layer"], r["deep"]):
+        cm = np.array(run["confusion_matrix"])
+        assert cm.sum() == s["test_rows"]
+        assert np.trace(cm) / cm.sum() == pytest.approx(run["nnscratch"]["test_accuracy"], abs=1e-6)
+    cm = np.array(r["part2"]["confusion_matrix"])
+    assert cm.sum() == s["part2_test_rows"]
+    assert np.trace(cm) / cm.sum() == pytest.approx(r["part2"]["rows"][0]["simple convnet"], abs=1e-6)
+    assert "## Inside the one-layer network: ten templates" in md
 
 
 # ------------------------------------------------------------------------------------ CLI

@@ -22,6 +22,8 @@ The package, one module per concern:
 * :mod:`.settings`    -- :class:`Settings` (what to run; ``Settings.quick()``) and :class:`Progress`.
 * :mod:`.data`        -- :func:`load_data`, :func:`subset`, :func:`class_names`.
 * :mod:`.experiments` -- :func:`train_pair`, :func:`knn_pair` and :func:`run`, the whole workshop.
+* :mod:`.inside`      -- the numbers behind the pictures of the inside of the networks: weight templates,
+  hidden activations, feature maps, gradient size per layer at initialisation.
 * :mod:`.keras_side`  -- :class:`KerasSide`: the only module of nnscratch that imports ``keras_reference``
   (and so TensorFlow), lazily.  The models themselves come from :mod:`nnscratch.zoo`.
 * :mod:`.report`      -- :class:`Report`: blocks written as Markdown and as (escaped) HTML.

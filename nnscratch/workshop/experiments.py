@@ -11,11 +11,15 @@ import time
 import numpy as np
 
 from .. import zoo
+from . import inside
 from .data import class_names, load_data, subset
 from .keras_side import KerasSide
 from .report import epochs as _epochs
 from .settings import Progress, Settings
 from .writeup import _acc, _sec, write_report
+
+GRADIENT_DEPTHS = (2, 4, 6)       # Dense layers of the networks whose gradients per layer the report draws
+
 
 def _fit(model, X, Y, epochs, batch_size, verbose, validation_split=0.0):
     start = time.perf_counter()
@@ -41,6 +45,7 @@ def train_pair(data, hidden_layers, units, epochs, batch_size, settings, keras_s
     from ..utils import set_random_seed
     set_random_seed(settings.seed)
     nn = zoo.mlp(hidden_layers, units)
+    initial = nn.get_weights() if keep else None
     km = keras_side.twin(nn, settings.seed) if keras_side.available else None
     fit_verbose = 2 if settings.verbose >= 2 else 0
     out = {"label": label, "architecture": zoo.describe(hidden_layers, units), "hidden_layers": hidden_layers,
@@ -67,7 +72,7 @@ def train_pair(data, hidden_layers, units, epochs, batch_size, settings, keras_s
         progress(f"    test accuracy {r['test_accuracy']:.4f}, trained in {r['seconds']:.1f} s")
         out[side] = r
     if keep:
-        out["models"] = (nn, km)
+        out["models"], out["initial_weights"] = (nn, km), initial
     return out
 
 
@@ -152,16 +157,36 @@ def run(settings=None, **overrides):
         m = train_pair(data, hidden_layers, units, s.epochs, s.batch_size, s, keras_side, label, progress,
                        per_epoch=True, keep=True)
         nn, km = m.pop("models")
+        initial = m.pop("initial_weights")
         curves = {"nnscratch": m["nnscratch"]["history"]}
         if "keras" in m:
             curves["Keras"] = m["keras"]["history"]
         plotting.plot_training_curves(curves, fig_path(f"curves_{tag}.png"), title=title)
-        pred = np.argmax(nn.predict(data["Xt"], batch_size=512, verbose=0), axis=-1)
+        probabilities = nn.predict(data["Xt"], batch_size=512, verbose=0)
+        pred = np.argmax(probabilities, axis=-1)
         _prediction_grids(plotting, data, pred, names, tag, fig_path)
-        return m, _summary_text(nn, km)
+        m["confusion_matrix"] = _confusion(plotting, data["yt"], pred, names, f"{title}: confusion matrix "
+                                           "(test set)", fig_path(f"confusion_{tag}.png"))
+        plotting.plot_misclassified(data["Xt"], probabilities, data["yt"], fig_path(f"misclassified_{tag}.png"),
+                                    class_names=names, max_images=6,
+                                    title=f"{title}: misclassified test images and its ten outputs")
+        return m, _summary_text(nn, km), nn, initial
 
-    m1, summary1 = main_model(0, None, "one-layer network", "One-layer network", "1layer")
+    m1, summary1, nn1, initial1 = main_model(0, None, "one-layer network", "One-layer network", "1layer")
     results["one_layer"] = m1
+    # what it learned: its ten weight columns as images, and how well they match the class means
+    never_inked = data["X"].max(axis=0) == 0
+    plotting.plot_weight_templates(nn1.layers[0].kernel, fig_path("weights_1layer.png"), class_names=names,
+                                   never_inked=never_inked, initial=initial1[0],
+                                   title="One-layer network: the weights of each output unit as an image "
+                                         "(top), and what training changed (bottom)")
+    corr = inside.template_match(nn1.layers[0].kernel, data["X"], data["y"])
+    change = inside.template_match(nn1.layers[0].kernel - initial1[0], data["X"], data["y"])
+    results["inside"] = {"template_correlation": np.diag(corr).tolist(),
+                         "template_best_match": corr.argmax(axis=1).tolist(),
+                         "change_correlation": np.diag(change).tolist(),
+                         "change_best_match": change.argmax(axis=1).tolist(),
+                         "never_inked_pixels": int(never_inked.sum())}
 
     # ------------------------------------------------------------------ exercise 1: epochs, batch size
     batch_runs = [train_pair(data, 0, None, s.sweep_epochs, b, s, keras_side, f"exercise 1, batch size {b}",
@@ -177,8 +202,14 @@ def run(settings=None, **overrides):
                         title=f"One-layer network: batch size ({_epochs(s.sweep_epochs)})", logx=True)
 
     # ------------------------------------------------------------------ exercise 2: the deep model
-    m2, summary2 = main_model(2, 512, "deep network", "Deep network 784-512-512-10", "deep")
+    m2, summary2, nn2, _ = main_model(2, 512, "deep network", "Deep network 784-512-512-10", "deep")
     results["deep"] = m2
+    acts = inside.hidden_activations(nn2, data["Xt"][:2000])
+    saturated = {k: inside.saturated_fraction(v) for k, v in acts.items()}
+    plotting.plot_activation_histograms(acts, fig_path("activations_deep.png"), value_range=(0, 1),
+                                        saturation=saturated,
+                                        title="Deep network: sigmoid outputs of each hidden layer (test images)")
+    results["inside"]["saturated"] = saturated
 
     # ------------------------------------------------------------------ exercise 2b: width and depth
     unit_runs = [train_pair(data, 2, u, s.sweep_epochs, s.batch_size, s, keras_side,
@@ -191,6 +222,12 @@ def run(settings=None, **overrides):
     plotting.plot_sweep(list(s.hidden_layers), _series(layer_runs),
                         f"hidden layers ({s.depth_units} units each)", fig_path("sweep_hidden_layers.png"),
                         title="Deep network: depth")
+    # why: the size of each layer's gradient before the first step, sigmoid against ReLU
+    norms = inside.gradient_norms(data["X"][:256], data["Y"][:256], depths=GRADIENT_DEPTHS, units=s.depth_units,
+                                  seed=s.seed)
+    plotting.plot_gradient_norms(norms, fig_path("gradient_norms.png"),
+                                 title=f"Mean |dL/dW| per layer at initialisation ({s.depth_units} units per layer)")
+    results["inside"]["gradient_norms"] = norms
 
     # ------------------------------------------------------------------ part II: convnet, altered digits
     results["part2"] = None
@@ -198,6 +235,19 @@ def run(settings=None, **overrides):
         from .part2 import run_part2
         results["part2"] = run_part2(full, s.part2_epochs, s.batch_size, s.seed, progress, fig_path,
                                      s.part2_train_rows or s.train_rows, s.part2_test_rows or s.test_rows)
+        cnn = results["part2"].pop("models")["simple convnet"]
+        plotting.plot_conv_filters(cnn.layers[0].kernel, fig_path("conv_filters.png"),
+                                   title="Simple convnet: the 32 filters of its first layer (3 x 3)")
+        digit = data["Xt"][0].reshape(28, 28, 1)
+        plotting.plot_feature_maps(digit, inside.feature_maps(cnn, digit), fig_path("feature_maps.png"),
+                                   title=f"What the first layer makes of test image 0 (class {names[data['yt'][0]]}): "
+                                         "16 of its 32 maps, after ReLU, each on its own scale")
+        n_cnn = results["part2"]["test_rows"]
+        cnn_pred = cnn.predict(full["xt"][:n_cnn, :, :, None].astype("float32") / 255, batch_size=512,
+                               verbose=0).argmax(axis=1)
+        results["part2"]["confusion_matrix"] = _confusion(plotting, full["yt"][:n_cnn], cnn_pred, names,
+                                                          "Simple convnet: confusion matrix (original test images)",
+                                                          fig_path("confusion_cnn.png"))
 
     # ------------------------------------------------------------------ part III: kNN
     knn = knn_pair(data, s, progress, "kNN")
@@ -263,6 +313,14 @@ def _series(runs):
     if any("keras" in r for r in runs):
         series["Keras"] = ([_acc(r, "keras") for r in runs], [_sec(r, "keras") for r in runs])
     return series
+
+
+def _confusion(plotting, labels, pred, names, title, path):
+    """Draw the confusion matrix of ``pred`` against ``labels``; return it as lists (for results.json)."""
+    from ..utils import confusion_matrix
+    cm = confusion_matrix(labels, pred, num_classes=len(names))
+    plotting.plot_confusion_matrix(cm, path=path, class_names=names, title=title)
+    return cm.tolist()
 
 
 def _prediction_grids(plotting, data, pred, names, tag, fig_path):

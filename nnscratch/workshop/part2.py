@@ -122,7 +122,8 @@ def _train(net, x, Y, epochs, batch_size, seed):
 def run_part2(data, epochs, batch_size, seed, progress, fig_path, train_rows=0, test_rows=0):
     """Train both networks on ordinary and on augmented training images, test on every variant.
 
-    Returns ``{"rows": [{kind, strength, <net>: acc, <net> augmented: acc}], "seconds": {...}}`` and
+    Returns ``{"rows": [{kind, strength, <net>: acc, <net> augmented: acc}], "seconds": {...},
+    "models": {<net>: the model trained on ordinary images}}`` (pop ``models`` before saving it) and
     writes ``part2_variants.png`` (one digit in every variant) and ``part2_accuracy.png``."""
     x = data["x"].astype("float32") / 255
     xt = data["xt"].astype("float32") / 255
@@ -133,12 +134,13 @@ def run_part2(data, epochs, batch_size, seed, progress, fig_path, train_rows=0, 
         xt, yt = xt[:test_rows], yt[:test_rows]
     tests = variants(xt, seed)
     rows = [{"kind": k, "strength": s} for k, s, _ in tests]
-    seconds = {}
+    seconds, models = {}, {}
     for training, train_x in (("ordinary", x), ("augmented", augment(x, seed + 1))):
         for name, net in NETWORKS.items():
             column = name if training == "ordinary" else f"{name}, augmented"
             progress(f"part II: {name} on {len(train_x):,} {training} training images, {epochs} epoch(s) ...")
             model, sec = _train(net, train_x, Y, epochs, batch_size, seed)
+            models.setdefault(name, model)                 # the first: trained on ordinary images
             seconds[column] = sec
             for row, (_, _, images) in zip(rows, tests):
                 p = model.predict(_shape(net, images), batch_size=512, verbose=0)
@@ -146,7 +148,7 @@ def run_part2(data, epochs, batch_size, seed, progress, fig_path, train_rows=0, 
             progress(f"    original {rows[0][column]:.4f}, inverted {rows[-1][column]:.4f} ({sec:.1f} s)")
     _plot_variants(tests, fig_path("part2_variants.png"))
     _plot_accuracy(rows, fig_path("part2_accuracy.png"))
-    return {"rows": rows, "seconds": seconds, "train_rows": len(x), "test_rows": len(xt), "epochs": epochs,
+    return {"rows": rows, "seconds": seconds, "models": models, "train_rows": len(x), "test_rows": len(xt), "epochs": epochs,
             "columns": [c for c in rows[0] if c not in ("kind", "strength")]}
 
 

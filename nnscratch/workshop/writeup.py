@@ -16,6 +16,7 @@ SECTIONS = [
     "Step 2. Data preparation",
     "Step 3. The one-layer network",
     "Step 4. Evaluation: correct and incorrect predictions",
+    "Inside the one-layer network: ten templates",
     "Exercise 1. Epochs and batch size",
     "Exercise 2. The deep network (784-512-512-10)",
     "Exercise 2b. Hidden units and hidden layers",
@@ -26,8 +27,11 @@ SECTIONS = [
 ]
 FIGURES = [
     "samples.png", "digit.png", "curves_1layer.png", "correct_1layer.png", "incorrect_1layer.png",
+    "confusion_1layer.png", "misclassified_1layer.png", "weights_1layer.png",
     "sweep_epochs.png", "sweep_batch_size.png", "curves_deep.png", "correct_deep.png",
-    "incorrect_deep.png", "sweep_hidden_units.png", "sweep_hidden_layers.png", "part2_variants.png", "part2_accuracy.png",
+    "incorrect_deep.png", "confusion_deep.png", "misclassified_deep.png", "activations_deep.png",
+    "sweep_hidden_units.png", "sweep_hidden_layers.png", "gradient_norms.png",
+    "part2_variants.png", "part2_accuracy.png", "conv_filters.png", "feature_maps.png", "confusion_cnn.png",
     "knn_confusion.png",
     "second_samples.png", "second_curves.png", "second_knn_confusion.png",
 ]
@@ -151,9 +155,39 @@ def write_report(s, r, full, one, one_hot, summary1, summary2, names, keras_side
           "the one-layer network gets right, and the first nine it gets wrong:")
     rep.image("correct_1layer.png", "One-layer network: correctly predicted test images")
     rep.image("incorrect_1layer.png", "One-layer network: incorrectly predicted test images")
+    rep.p("Which digits does it confuse, and how sure is it when it is wrong? The confusion matrix counts, "
+          "for every true class (row), each predicted class (column); below it, wrong predictions with the "
+          "ten outputs the network gave (green: the true class, red: the one it chose). This network's "
+          "outputs are sigmoids, each between 0 and 1 but not summing to 1 (the loss renormalises them); "
+          "the deep network's softmax outputs are probabilities.")
+    rep.image("confusion_1layer.png", "One-layer network: confusion matrix on the test set")
+    rep.image("misclassified_1layer.png", "One-layer network: misclassified test images and its outputs")
+
+    # -------------------------------------------------------------- inside the one-layer network
+    rep.h(2, SECTIONS[5])
+    ins = r["inside"]
+    corr = ins["template_correlation"]
+    own = sum(k == j for j, k in enumerate(ins["template_best_match"]))
+    rep.p("The one-layer network computes `z = x @ W + b`: output unit `j` adds up every pixel times its "
+          "weight `W[p, j]`. So column `j` of the kernel, drawn as a 28 x 28 image, shows what unit `j` looks "
+          "for: red pixels raise its output when they are inked, blue ones lower it. "
+          f"The {ins['never_inked_pixels']} pixels that are black in every training image are grey: their "
+          "gradient `dW = x.T @ dz` is always 0 there, so their weights never leave their random start. "
+          "The weights are their random (Glorot) start plus what training added; the second row shows that "
+          "change alone, `W - W_initial`.")
+    rep.image("weights_1layer.png", "The ten columns of the one-layer network's kernel as images (top) and "
+              "what training changed (bottom)")
+    change = ins["change_correlation"]
+    own_change = sum(k == j for j, k in enumerate(ins["change_best_match"]))
+    rep.p(f"These are templates of the digits: the correlation of each unit's weights with the mean image of "
+          f"its class (minus the mean of all images) is {min(corr):.2f} to {max(corr):.2f}, and for {own} of the "
+          f"10 units the best-matching class mean is its own class; for what training changed, "
+          f"{min(change):.2f} to {max(change):.2f} and {own_change} of 10 (`workshop/inside.py`, `template_match`). "
+          "A one-layer network can only compare a digit with one template per class; the deep network's "
+          "hidden layers build their own features first.")
 
     # -------------------------------------------------------------- exercise 1
-    rep.h(2, SECTIONS[5])
+    rep.h(2, SECTIONS[6])
     rep.p("The workshop asks: play with epochs and batch size; how does the accuracy change, and the "
           "training time? (Target: about 92%.) Accuracy after each epoch comes from the run above "
           "(one more epoch of `fit` continues training, exactly as a longer `fit` would); time is "
@@ -171,7 +205,7 @@ def write_report(s, r, full, one, one_hot, summary1, summary2, names, keras_side
     rep.image("sweep_batch_size.png", "One-layer network: test accuracy and training time against batch size")
 
     # -------------------------------------------------------------- exercise 2
-    rep.h(2, SECTIONS[6])
+    rep.h(2, SECTIONS[7])
     rep.p("Two hidden layers of 512 sigmoid units, each followed by `Dropout(0.2)`, and a softmax output "
           "layer of 10 units; compiled and trained with the same settings. (Target: 95%, up to about 98%.)")
     rep.code(summary2)
@@ -185,9 +219,17 @@ def write_report(s, r, full, one, one_hot, summary1, summary2, names, keras_side
     rep.image("curves_deep.png", "Deep network: loss and accuracy per epoch (solid: training, dashed: validation)")
     rep.image("correct_deep.png", "Deep network: correctly predicted test images")
     rep.image("incorrect_deep.png", "Deep network: incorrectly predicted test images")
+    rep.image("confusion_deep.png", "Deep network: confusion matrix on the test set")
+    rep.image("misclassified_deep.png", "Deep network: misclassified test images and its outputs")
+    sat = ins["saturated"]
+    rep.p("Inside it: the sigmoid outputs of each hidden layer on test images. Where they pile up near 0 or "
+          "1 the unit is *saturated*: `sigmoid'(z) = a(1 - a)` is almost 0 there, and the unit passes almost "
+          "no gradient back (docs/derivations.md#sigmoid). Saturated (below 0.05 or above 0.95): "
+          + ", ".join(f"{100 * v:.1f}% in {k}" for k, v in sat.items()) + ".")
+    rep.image("activations_deep.png", "Deep network: histograms of each hidden layer's sigmoid outputs")
 
     # -------------------------------------------------------------- exercise 2b
-    rep.h(2, SECTIONS[7])
+    rep.h(2, SECTIONS[8])
     rep.p(f"\"What happens with 10 neurons instead of 512? Add hidden layers.\" Each run from fresh weights, "
           f"{_epochs(s.sweep_epochs)} at batch size {s.batch_size}.")
     sweep_header = ["network", "parameters"] + header[1:]
@@ -197,9 +239,12 @@ def write_report(s, r, full, one, one_hot, summary1, summary2, names, keras_side
     rep.image("sweep_hidden_units.png", "Test accuracy and training time against hidden units (2 hidden layers)")
     rep.image("sweep_hidden_layers.png", f"Test accuracy and training time against hidden layers "
               f"({s.depth_units} units each)")
+    rep.p(_gradient_text(ins["gradient_norms"], s.depth_units))
+    rep.image("gradient_norms.png", "Mean |dL/dW| of each layer before the first step: sigmoid (solid) "
+              "against ReLU (dashed), at several depths")
 
     # -------------------------------------------------------------- part II
-    rep.h(2, SECTIONS[8])
+    rep.h(2, SECTIONS[9])
     p2 = r.get("part2")
     if p2:
         from .part2 import conclusions
@@ -216,6 +261,13 @@ def write_report(s, r, full, one, one_hot, summary1, summary2, names, keras_side
         rep.table(["variant", "strength"] + cols,
                   [[row["kind"], row["strength"]] + [row[c] for c in cols] for row in p2["rows"]])
         rep.image("part2_accuracy.png", "Test accuracy per variant, both networks, ordinary and augmented training")
+        rep.p("Inside the convnet (trained on ordinary images): its first layer's 32 filters, each a 3 x 3 "
+              "pattern of weights that slides over the image, and the maps they make of one test digit: "
+              "each map lights up where its filter's pattern (an edge of some direction, a stroke) occurs. "
+              "The second layer combines these maps, not pixels.")
+        rep.image("conv_filters.png", "The convnet's first-layer filters (red: responds to ink, blue: to its absence)")
+        rep.image("feature_maps.png", "One test digit and 16 of the 32 maps the first layer makes of it")
+        rep.image("confusion_cnn.png", "Simple convnet: confusion matrix on the original test images")
         rep.p("What the numbers say: " + "; ".join(conclusions(p2)) + ". A CNN's weight sharing makes its "
               "features move with the digit, but pooling only tolerates shifts of a few pixels, and nothing "
               "in the architecture knows that a white-on-black digit is the same digit: only data that "
@@ -224,13 +276,13 @@ def write_report(s, r, full, one, one_hot, summary1, summary2, names, keras_side
         rep.p("Skipped (`part2=False`).")
 
     # -------------------------------------------------------------- kNN
-    rep.h(2, SECTIONS[9])
+    rep.h(2, SECTIONS[10])
     rep.p(_knn_text(knn))
     rep.table(*_knn_table(knn))
     rep.image("knn_confusion.png", "kNN confusion matrix: rows are true classes, columns predicted classes")
 
     # -------------------------------------------------------------- second data set
-    rep.h(2, SECTIONS[10])
+    rep.h(2, SECTIONS[11])
     if r["second"]:
         sd = r["second"]
         rep.p(f"The same models on **{sd['dataset']}** (`tf.keras.datasets.{sd['dataset']}.load_data()`), "
@@ -248,12 +300,26 @@ def write_report(s, r, full, one, one_hot, summary1, summary2, names, keras_side
         rep.p("Skipped (`--no-second-dataset`).")
 
     # -------------------------------------------------------------- settings
-    rep.h(2, SECTIONS[11])
+    rep.h(2, SECTIONS[12])
     rep.code(json.dumps(r["settings"], indent=1))
     rep.table(["", ""], [[k, v] for k, v in r["environment"].items()] + [["total time (s)", _seconds(r["seconds_total"])]])
     rep.p("Every number of this report is in `results.json` next to it. Reproduce with "
           f"`nnscratch workshop{' --quick' if s.quick_mode else ''} --dataset {s.dataset} --seed {s.seed}`.")
     return rep
+
+
+def _gradient_text(norms, units):
+    """What the gradient-size figure shows, in numbers from the run."""
+    deepest = max(len(v) for v in norms.values())
+    sig, rel = norms[f"sigmoid, {deepest} layers"], norms[f"relu, {deepest} layers"]
+    return (f"Why does a deeper sigmoid network do worse after the same number of steps? Look at the gradients "
+            f"before the first step. In the {deepest}-layer sigmoid network (hidden layers of {units} units), "
+            f"the mean |dL/dW| is {sig[0]:.1e} in the first layer and {sig[-1]:.1e} in the last: the first "
+            f"layer gets {sig[-1] / sig[0]:,.0f} times less. Each sigmoid layer multiplies the backward signal by "
+            "`sigmoid'(z) = a(1 - a) <= 1/4` (`dz = da * a * (1 - a)`), so it shrinks layer by layer towards the "
+            f"input, and Adam's steps cannot make the first layers learn at the pace of the last. With ReLU "
+            f"(derivative 0 or 1) it stays between {min(rel):.1e} and {max(rel):.1e}: the vanishing gradient is "
+            "the sigmoid's, not the depth's (`workshop/inside.py`, `gradient_norms`).")
 
 
 def _epoch_row(run, e):
