@@ -104,11 +104,14 @@ ACTIVATIONS = {
 
 
 def get(identifier):
-    """Look up an activation by Keras name; ``None`` means linear, as in Keras."""
+    """Look up an activation by Keras name (or one of nnscratch's activation functions on tensors,
+    ``tf.nn.relu``, ``tf.keras.activations.sigmoid``); ``None`` means linear, as in Keras."""
     if identifier is None:
         return ACTIVATIONS["linear"]
     if isinstance(identifier, Activation):
         return identifier
+    if callable(identifier) and getattr(identifier, "__module__", "").startswith("nnscratch."):
+        identifier = {"keras_softmax": "softmax"}.get(identifier.__name__, identifier.__name__)
     if isinstance(identifier, str) and identifier in ACTIVATIONS:
         return ACTIVATIONS[identifier]
     raise ValueError(f"Unknown activation {identifier!r}; nnscratch implements "

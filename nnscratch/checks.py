@@ -113,7 +113,13 @@ def features_and_targets(model, x, y, what):
 
 def targets(loss, y, n, num_classes, dtype, what):
     """``y`` in the form ``loss`` takes: integer labels ``(N,)`` for a sparse loss
-    (:func:`integer_labels`), else one-hot (or probability) rows ``(N, C)`` (:func:`one_hot_rows`)."""
+    (:func:`integer_labels`), one-hot (or probability) rows ``(N, C)`` (:func:`one_hot_rows`) for the
+    other cross-entropies, and any numbers (one row per sample) for a loss function of your own."""
+    if loss is not None and loss.sparse is None:          # a loss function of your own: any numbers
+        y = _numbers(y, what)
+        if len(y) != n:
+            raise ValueError(f"{what}: x has {n} samples but y has {len(y)}")
+        return np.ascontiguousarray(y, dtype=dtype)
     if loss is not None and loss.sparse:
         return integer_labels(y, n, num_classes, what)
     return one_hot_rows(y, n, num_classes, dtype, what)

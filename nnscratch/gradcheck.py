@@ -15,6 +15,8 @@ Usage::
     print(gradcheck.check_layer(Dense(5, activation='sigmoid'), x))     # any layer
     print(gradcheck.check_model(model, x, y))                            # a whole model, with its loss
     print(gradcheck.check_loss('softmax', y, z))                         # a loss alone
+    print(gradcheck.check_function(lambda w, b: tf.reduce_sum(tf.tanh(x @ w + b)), [w, b]))
+                                                   # the tape's gradient of a function of tf.Variables
 
 Dropout is random; during a check each layer's random generator is rewound before every forward
 pass, so all evaluations see the same mask.
@@ -30,8 +32,9 @@ import functools
 import numpy as np
 
 from . import backend as backend_switch
-from .layers import Dropout
 from . import losses
+from .layers import Dropout
+from .tape import GradientTape, Variable
 
 DEFAULT_TOL = 1e-7
 
@@ -231,4 +234,30 @@ def _named_trainable_weights(model, prefix=""):
     return named
 
 
-__all__ = ["check_layer", "check_loss", "check_model", "numerical_gradient", "relative_error", "Report", "on_backend"]
+@on_backend
+def check_function(f, variables, h=1e-5, max_entries=None, tol=DEFAULT_TOL, seed=0):
+    """Check the tape's gradient of ``L = f(*variables)``, a function written with nnscratch's
+    operations (``tf.matmul``, ``tf.tanh``, a layer called on tensors, ...) of float64 Variables,
+    against central differences on every entry of each Variable (``max_entries``: that many random
+    entries each).  A non-scalar ``L`` is summed, as ``tape.gradient`` sums it.  ``f`` must give the same
+    value for the same variables (no fresh randomness inside)."""
+    variables = list(variables)
+    for v in variables:
+        if not isinstance(v, Variable) or v.dtype != np.float64:
+            raise ValueError("check_function: give float64 Variables, e.g. tf.Variable(w, dtype='float64'), "
+                             f"for a meaningful check; got {type(v).__name__} {getattr(v, 'dtype', '')}")
+    rng = np.random.default_rng(seed)
+    with GradientTape() as tape:
+        value = f(*variables)
+    analytic = tape.gradient(value, variables)
+    loss = lambda: float(np.sum(np.asarray(f(*variables))))   # noqa: E731
+    report = Report(f"function {getattr(f, '__name__', 'f')}", tol)
+    for v, g in zip(variables, analytic):
+        g = np.zeros(v.shape) if g is None else g.numpy()
+        idx = _pick(v.array.size, max_entries, rng)
+        report.add(v.name, v.shape, numerical_gradient(loss, v.array, h, idx), np.ravel(g)[idx])
+    return report
+
+
+__all__ = ["check_layer", "check_loss", "check_model", "check_function", "numerical_gradient",
+           "relative_error", "Report", "on_backend"]

@@ -45,7 +45,7 @@ import zipfile
 
 import numpy as np
 
-from . import fileio, h5_weights, losses, optimizers, random, registry
+from . import counter_random, fileio, h5_weights, losses, optimizers, registry
 from .version import __version__
 
 KERAS_VERSION = h5_weights.KERAS_VERSION        # the Keras whose files these are written like (and tested against)
@@ -221,7 +221,7 @@ def rng_states(model):
 
     def walk(obj, path):
         if isinstance(getattr(obj, "rng", None), np.random.Generator):
-            states[path] = random.generator_state(obj.rng)
+            states[path] = counter_random.generator_state(obj.rng)
         for layer in getattr(obj, "layers", None) or []:
             walk(layer, f"{path}/{layer.name}")
     walk(model, model.name)
@@ -725,7 +725,7 @@ class Plan:
         found = {}
         for owner in owners:
             try:
-                found[owner] = random.generator_from_state(states[owner])
+                found[owner] = counter_random.generator_from_state(states[owner])
             except ValueError as e:
                 fail(f'metadata.json\'s rng_states["{owner}"] {e}')
         return found

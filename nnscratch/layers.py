@@ -24,7 +24,8 @@ import re
 import numpy as np
 
 from . import activations as activations_module
-from . import backend, initializers, random, registry
+from . import backend, initializers, registry
+from .counter_random import counter_uniform, new_key
 from .engine import fast
 from .utils import make_rng
 
@@ -266,9 +267,10 @@ class Dropout(Layer):
     """Inverted dropout, as in Keras: ``rate`` is the fraction of units set to zero during training.
 
     Training: ``keep_ij = [U_ij >= rate]`` with ``U ~ Uniform[0, 1)`` from a counter-based generator
-    keyed by a number the layer's own generator ``self.rng`` draws for each call (``random.py``, the
-    kind of generator Keras uses for its masks), and ``a = x * keep / (1 - rate)`` (computed as ``x * mask`` with
-    ``mask = keep * (1 / (1 - rate))``), so the expected value of ``a`` equals ``x``.
+    keyed by a number the layer's own generator ``self.rng`` draws for each call
+    (``counter_random.py``, the kind of generator Keras uses for its masks), and
+    ``a = x * keep / (1 - rate)`` (computed as ``x * mask`` with ``mask = keep * (1 / (1 - rate))``),
+    so the expected value of ``a`` equals ``x``.
     Inference (``training=False``): ``a = x``.  Shapes ``(N, M) -> (N, M)``; no parameters.
     Both backends draw the same ``U``, so the same seed gives the same masks.
 
@@ -300,7 +302,7 @@ class Dropout(Layer):
             if self.mask_source is not None:
                 keep = self.mask_source(x.shape, x.dtype)
             else:                                         # U: a function of this call's key and i
-                keep = random.counter_uniform(random.new_key(self.rng), x.shape) >= np.float32(self.rate)
+                keep = counter_uniform(new_key(self.rng), x.shape) >= np.float32(self.rate)
             mask = keep * scale                           # 0 or 1/(1-rate)
             a = x * mask
         self.cache = mask

@@ -53,11 +53,12 @@ import warnings
 
 import numpy as np
 
-from . import backend, checks
+from . import activations, backend, checks, tape
 from .engine import fast
-from .tensor import Tensor
-
-EPSILON = 1e-7   # keras.config.epsilon()
+from .ops import reduce_mean
+from .loss_functions import categorical_crossentropy as _per_sample_categorical
+from .loss_functions import sparse_categorical_crossentropy as _per_sample_sparse
+from .tape import EPSILON, GradientTape, Tensor   # noqa: F401  (EPSILON = 1e-7: keras.config.epsilon())
 
 
 # ============================================================================ the formulas
@@ -154,9 +155,9 @@ class Loss:
     """A Keras loss object: ``loss_fn(y_true, y_pred)`` and the two methods a model trains with.
 
     ``from_logits``: ``y_pred`` holds logits ``z`` (the output of a layer without softmax) rather than
-    probabilities.  ``dtype``: the dtype ``loss_fn(...)`` computes in (default ``'float32'``, Keras's
-    ``floatx()``); a model's training computes in the model's own dtype.  Only Keras's reduction
-    ``'sum_over_batch_size'`` (the batch mean) is implemented.
+    probabilities.  ``dtype``: the dtype ``loss_fn(...)`` computes in (default Keras's ``floatx()``,
+    float32 unless ``keras.backend.set_floatx``); a model's training computes in the model's own dtype.
+    Only Keras's reduction ``'sum_over_batch_size'`` (the batch mean) is implemented.
     """
     name = "loss"
     sparse = False        # True: targets are integer class indices (N,), else rows (N, C)
@@ -171,23 +172,37 @@ class Loss:
         self.reduction = reduction
         if name is not None:
             self.name = str(name)
-        self.dtype = np.dtype(dtype or "float32")
+        self.dtype = np.dtype(dtype or tape.floatx())
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"{type(self).__name__}: dtype must be 'float32' or 'float64', got {dtype!r}")
 
     # --------------------------------------------------------------------- called by the user
     def __call__(self, y_true, y_pred):
-        """The batch's mean loss as a 0-d :class:`~nnscratch.tensor.Tensor` (``.numpy()`` gives a NumPy
+        """The batch's mean loss as a 0-d :class:`~nnscratch.tape.Tensor` (``.numpy()`` gives a NumPy
         scalar).  As Keras's ``Loss.__call__``, both arguments are first converted to ``self.dtype``
-        (float32 by default).  ``y_pred`` is taken as it is: no softmax shortcut outside a model."""
-        p = np.asarray(y_pred)
+        (float32 by default).  The output of a Keras softmax (a softmax layer, ``keras.ops.softmax``)
+        remembers its input, and the loss computes from that input with the fused form, as Keras's does.
+
+        On a ``GradientTape`` the call is ONE node of the tape whose vector-Jacobian product is this
+        loss's own gradient (:meth:`value_and_gradient`: ``dL/dp``, or ``dL/dz`` from the logits), as a
+        layer's is its own backward: ``d(input) = g * dL/d(input)``."""
+        logits = getattr(y_pred, "_keras_logits", None)
+        if logits is not None and self.from_logits:
+            warn_if_softmax_output(self, "softmax")
+        pred = y_pred if logits is None else logits
+        p = np.asarray(pred)
         if p.dtype == object or not (np.issubdtype(p.dtype, np.number) or p.dtype == bool):
             raise ValueError(f"{self.name}: y_pred must hold numbers, got an array of {p.dtype}")
         if p.ndim != 2:
             raise ValueError(f"{self.name}: y_pred must have shape (samples, classes), got {p.shape}")
         p = np.ascontiguousarray(p, dtype=self.dtype)
         y = checks.targets(self, y_true, len(p), p.shape[-1], self.dtype, self.name)
-        return Tensor(np.asarray(self.value(y, p), dtype=self.dtype))
+        if not tape.is_recorded(pred):
+            value = self.value(y, p) if logits is None else self.logits_value_and_gradient(y, p)[0]
+            return Tensor(np.asarray(value, dtype=self.dtype))
+        value, grad = self.value_and_gradient(y, p) if logits is None else self.logits_value_and_gradient(y, p)
+        return tape.record(Tensor(np.asarray(value, dtype=self.dtype)), (pred,),
+                           lambda g: ((g * grad).astype(pred.dtype),))
 
     # --------------------------------------------------------------------- used in training
     def rows(self, y, num_classes, dtype, owner=None):
@@ -294,16 +309,64 @@ class SparseCategoricalCrossentropy(Loss):
         return labels
 
 
+class LossFunctionWrapper(Loss):
+    """A loss function of your own, ``fn(y_true, y_pred)``, written with nnscratch's operations
+    (``tf.reduce_mean``, ``tf.square``, ...), as ``compile(loss=fn)`` takes it: the loss is the mean of
+    what ``fn`` returns (Keras's ``'sum_over_batch_size'``), and its gradient ``dL/dp`` comes from the
+    tape.  The targets are passed as they are (any numbers, one row per sample)."""
+    sparse = None
+
+    def __init__(self, fn, name=None, dtype=None):
+        super().__init__(name=name or getattr(fn, "__name__", "loss"), dtype=dtype)
+        self.fn = fn
+
+    def __call__(self, y_true, y_pred):
+        """``mean(fn(y_true, y_pred))``, operation by operation on the tape."""
+        return reduce_mean(self.fn(y_true, y_pred))
+
+    def value(self, y, p):
+        return self(Tensor(y), Tensor(p)).numpy()
+
+    def value_and_gradient(self, y, p, owner=None):
+        """``L`` and ``dL/dp``, from a tape that watches ``p``."""
+        p = Tensor(p)
+        with GradientTape() as tape:
+            tape.watch(p)
+            loss = self(Tensor(y), p)
+        grad = tape.gradient(loss, p)
+        return loss.numpy(), (np.zeros(p.shape, p.dtype) if grad is None else grad.numpy())
+
+    def logits_value_and_gradient(self, y, z, p=None, owner=None):
+        """A softmax output layer: ``fn`` sees its output ``p``, and the model continues backward from
+        the softmax's input with ``dL/dz = softmax_backward(dL/dp)``."""
+        p = activations.softmax(z) if p is None else p
+        loss, dp = self.value_and_gradient(y, p)
+        return loss, activations.softmax_backward(z, p, dp)
+
+    def classes(self, y):
+        """For ``'accuracy'``: the class of each target row (``argmax``), or the labels themselves."""
+        return y.argmax(axis=-1) if y.ndim == 2 else y
+
+    def get_config(self):
+        return {"name": self.name, "fn": self.fn}
+
+    def __repr__(self):
+        return f"LossFunctionWrapper({self.name})"
+
+
 LOSSES = {"categorical_crossentropy": CategoricalCrossentropy,
           "sparse_categorical_crossentropy": SparseCategoricalCrossentropy}
 _FUNCTIONS = {categorical_crossentropy: "categorical_crossentropy",
-              sparse_categorical_crossentropy: "sparse_categorical_crossentropy"}
+              sparse_categorical_crossentropy: "sparse_categorical_crossentropy",
+              _per_sample_categorical: "categorical_crossentropy",
+              _per_sample_sparse: "sparse_categorical_crossentropy"}
 
 
 def get(identifier):
     """A new loss object for a Keras name (``'categorical_crossentropy'``, ``'sparse_categorical_crossentropy'``,
-    or the class names), for one of the functions above, or for :func:`serialize`'s dict; a loss
-    object is returned as it is."""
+    or the class names), for one of Keras's loss functions (``tf.keras.losses.categorical_crossentropy``:
+    its class, fused and fast), for :func:`serialize`'s dict, or a :class:`LossFunctionWrapper` for a
+    function of your own; a loss object is returned as it is."""
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}:
@@ -321,15 +384,23 @@ def get(identifier):
         cls = LOSSES.get(identifier) or by_class.get(identifier)
         if cls is not None:
             return cls()
+    if callable(identifier) and not isinstance(identifier, type):
+        return LossFunctionWrapper(identifier)
     raise ValueError(f"Unknown loss {identifier!r}: nnscratch implements 'categorical_crossentropy' "
                      "(one-hot targets, see nnscratch.utils.to_categorical) and "
                      "'sparse_categorical_crossentropy' (integer labels), also as the classes "
-                     "CategoricalCrossentropy and SparseCategoricalCrossentropy(from_logits=...)")
+                     "CategoricalCrossentropy and SparseCategoricalCrossentropy(from_logits=...), "
+                     "or a function of your own, fn(y_true, y_pred), written with nnscratch's operations")
 
 
 def serialize(loss):
     """What a model file stores: the Keras name for a default-configured loss
-    (``'categorical_crossentropy'``), else ``{"class_name": ..., "config": {"from_logits": ...}}``."""
+    (``'categorical_crossentropy'``), else ``{"class_name": ..., "config": {"from_logits": ...}}``.
+    A loss function of your own is Python code, which a model file does not store."""
+    if isinstance(loss, LossFunctionWrapper):
+        raise ValueError(f"save: the model is compiled with a loss function of your own ({loss.name}), which a "
+                         "model file cannot store; compile it with a built-in loss before saving, or keep "
+                         "the weights with model.get_weights()")
     if not loss.from_logits:
         return loss.name if loss.name in LOSSES and isinstance(loss, LOSSES[loss.name]) else type(loss).__name__
     return {"class_name": type(loss).__name__, "config": {"from_logits": loss.from_logits}}

@@ -1,28 +1,19 @@
-"""``tf.nn`` for tutorials: :func:`softmax`.  ``import nnscratch as tf; tf.nn.softmax(logits).numpy()``."""
-import numpy as np
+"""``tf.nn``: the neural-network operations, each an alias of its implementation beside its
+vector-Jacobian product (``ops.py``; the fused cross-entropies in ``loss_functions.py``).
 
-from . import activations
-from .tensor import Tensor
+    import nnscratch as tf
+    tf.nn.softmax(logits).numpy()
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
 
+``softmax``, ``log_softmax``, ``relu``, ``sigmoid``, ``tanh`` and the two cross-entropies on logits.
+A list of Python numbers becomes float32, as TensorFlow converts it; the result is a
+:class:`~nnscratch.tape.Tensor` (``.numpy()`` works) and is recorded on an open ``GradientTape``.
+"""
+from .loss_functions import softmax_cross_entropy_with_logits, sparse_softmax_cross_entropy_with_logits
+from .ops import log_softmax, relu, sigmoid, softmax, tanh
+from .errors import missing_attribute
 
-def softmax(logits, axis=-1):
-    """``a_ij = exp(z_ij - max_k z_ik) / sum_k exp(z_ik - max_k z_ik)`` along ``axis`` (the last by
-    default, as ``tf.nn.softmax``): :func:`nnscratch.activations.softmax`, the same formula the
-    layers use, applied with ``axis`` moved last.
+__all__ = ["softmax", "log_softmax", "relu", "sigmoid", "tanh", "softmax_cross_entropy_with_logits",
+           "sparse_softmax_cross_entropy_with_logits"]
 
-    ``logits``: any array of floats (a Python list becomes float32, as TensorFlow converts it); the
-    result has the same shape and dtype, as a :class:`~nnscratch.tensor.Tensor` (``.numpy()`` works).
-    """
-    z = np.asarray(logits)
-    if isinstance(logits, (list, tuple)) and np.issubdtype(z.dtype, np.number):
-        z = z.astype(np.float32)
-    if not np.issubdtype(z.dtype, np.floating):
-        raise ValueError(f"softmax: logits must be floating point (float32 or float64), got {z.dtype}; "
-                         "convert first, e.g. logits.astype('float32')")
-    if z.ndim == 0:
-        raise ValueError("softmax: logits must have at least one axis, got a scalar")
-    a = activations.softmax(np.moveaxis(z, axis, -1))          # the formula, over the last axis
-    return Tensor(np.moveaxis(a, -1, axis))
-
-
-__all__ = ["softmax"]
+__getattr__ = missing_attribute("tf.nn", __all__)

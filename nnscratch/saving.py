@@ -62,7 +62,7 @@ import zlib
 
 import numpy as np
 
-from . import fileio, keras_format, losses, optimizers, random, registry
+from . import counter_random, fileio, keras_format, losses, optimizers, registry
 
 FILE_FORMAT = "nnscratch-model-v1"
 MAX_META_CHARS = 1 << 22      # 4 Mi characters; the workshop's 3-layer model needs 1,722, 1,000 layers ~200,000
@@ -122,13 +122,13 @@ def _metadata_and_arrays(model):
     first = config["layers"][0]["config"]
     if first.get("input_shape") is None:      # built by fit/build: record the input shape it got
         first["input_shape"] = list(_model_input_shape(model))
-    rng_states = {"model": random.generator_state(model.rng)}
+    rng_states = {"model": counter_random.generator_state(model.rng)}
     for layer in model.layers:
         if _has_rng(layer):
             if layer.name == "model":
                 raise ValueError(f"save: a layer with a random generator cannot be named 'model' "
                                  f"(the file keeps the model's own generator under that name)")
-            rng_states[layer.name] = random.generator_state(layer.rng)
+            rng_states[layer.name] = counter_random.generator_state(layer.rng)
     meta = {"format": FILE_FORMAT, "model": config, "rng_states": rng_states, "optimizer": None}
     arrays = {f"weight_{i}": w for i, w in enumerate(model.weights)}
     opt = model.optimizer
@@ -554,6 +554,6 @@ def _dims(shape, what, fail):
 def _generator(state, what, fail):
     """A ``numpy.random.Generator`` in exactly the saved ``state`` (its bit generator named inside)."""
     try:
-        return random.generator_from_state(state)
+        return counter_random.generator_from_state(state)
     except ValueError as e:
         fail(f"{what} {e}")

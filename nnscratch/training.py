@@ -26,7 +26,7 @@ import numpy as np
 from . import backend, checks, keras_format, losses, optimizers, saving
 from .engine import fast, inference
 from .progress import ProgressBar
-from .tensor import Tensor
+from .tape import Tensor
 from .utils import make_rng
 
 
@@ -240,7 +240,7 @@ class Model:
 
     def predict(self, x, batch_size=None, verbose="auto"):
         """Outputs for every row of ``x`` at inference (dropout off), in batches: ``(N, D) -> (N, C)``.
-        A NumPy array (a :class:`~nnscratch.tensor.Tensor`, which also answers ``.numpy()``)."""
+        A NumPy array, as Keras's ``predict`` returns (``model(x)`` returns a Tensor)."""
         batch_size = checks.positive_int(batch_size, "predict: batch_size", default=32)
         verbose = checks.verbosity(verbose, "predict")
         x = checks.features(self, x, "predict")
@@ -254,14 +254,14 @@ class Model:
                 out[rows] = self.forward(x[rows], training=False)
                 bar.update(1)
         bar.close()
-        return Tensor(out)
+        return out
 
     def __call__(self, x, training=False):
         """``model(x)``: the outputs for all of ``x`` (Keras's direct call); a new array, one ``forward``
         over all rows (on the numba backend: in pieces of rows, split over the cores).
 
-        It is plain NumPy: a :class:`~nnscratch.tensor.Tensor` (an ``np.ndarray`` subclass) that also
-        answers TensorFlow's ``.numpy()``, so ``model(x_train[:1]).numpy()`` runs as in the tutorials.
+        It is a :class:`~nnscratch.tape.Tensor`, as TensorFlow returns a ``tf.Tensor``: it answers
+        ``.numpy()``, so ``model(x_train[:1]).numpy()`` runs as in the tutorials.
         As in Keras, ``x`` is cast to the model's dtype first (``x / 255.0`` is float64; a float32 model
         rounds it to float32, as Keras's layers cast their inputs)."""
         x = checks.features(self, x, "model(x)")

@@ -15,18 +15,19 @@ PACKAGE = ROOT / "nnscratch"
 # The storeys, bottom to top: a module may import modules of its own storey or a lower one, never a
 # higher one (docs/architecture.md draws them).
 STOREYS = [
-    ("base", ["version", "utils", "random", "tensor", "initializers", "registry", "checks", "progress",
-              "summary", "fileio", "datasets"]),
+    ("base", ["version", "errors", "utils", "counter_random", "tape", "tensor", "initializers", "registry",
+              "checks", "progress", "summary", "fileio", "datasets"]),
     ("engine", ["engine", "backend"]),
-    ("math", ["activations", "layers", "conv", "losses", "optimizers"]),
-    ("models", ["saving", "keras_format", "h5_weights", "training", "models", "gradcheck"]),
-    ("surface", ["keras", "nn", "saved_model", "__init__"]),
+    ("math", ["activations", "ops", "array_ops", "loss_functions", "layers", "conv", "losses", "optimizers"]),
+    ("models", ["saving", "keras_format", "h5_weights", "training", "models", "gradcheck", "data"]),
+    ("surface", ["keras", "nn", "math", "random", "saved_model", "__init__"]),
     ("apps", ["__main__", "workshop", "exercises", "zoo", "plotting"]),
 ]
 # kNN is a library of its own beside the network: it may use the base, nothing else of nnscratch.
 SEPARATE = {"neighbors": "base"}
 # The learner's rooms: the math a reader follows through one training step.
-LEARNER_ROOMS = ["models", "training", "layers", "conv", "activations", "losses", "optimizers", "gradcheck"]
+LEARNER_ROOMS = ["models", "training", "layers", "conv", "activations", "losses", "optimizers", "gradcheck",
+                 "tape", "ops", "array_ops", "loss_functions"]
 LEARNER_MAX_LINES = 450
 # What a learner's room may import from the engine: the fast paths, row-split inference, the names of
 # the fused activations.  Never a loop directly.

@@ -140,8 +140,8 @@ def test_float32_sigmoid_kernel_matches_the_exact_value():
 @given(n=dims, m=dims, dtype=dtypes, rate=st.sampled_from([0.2, 0.5, 0.9]), key=st.integers(0, 2**64 - 1))
 def test_dropout_kernels_equal_the_expression(n, m, dtype, rate, key):
     """``u = counter_uniform(key, shape)``, ``mask = (u >= rate) * (1/(1-rate))``, ``out = x * mask``:
-    the kernel computes the very ``u`` of ``random.py`` inside its loop."""
-    from nnscratch import random
+    the kernel computes the very ``u`` of ``counter_random.py`` inside its loop."""
+    from nnscratch import counter_random as random
     rng = np.random.default_rng(key % 2**32)
     x = rng.standard_normal((n, m)).astype(dtype)
     u = random.counter_uniform(key, (n, m))
@@ -160,7 +160,7 @@ def test_dropout_kernels_equal_the_expression(n, m, dtype, rate, key):
 def test_counter_uniform_is_uniform_and_keyed():
     """Sanity of the generator: mean 1/2, variance 1/12, no correlation between neighbours, a new
     key gives new numbers, the same key the same ones."""
-    from nnscratch import random
+    from nnscratch import counter_random as random
     u = random.counter_uniform(12345, (1000, 500)).astype(np.float64)
     assert u.min() >= 0 and u.max() < 1
     assert abs(u.mean() - 0.5) < 2e-3 and abs(u.var() - 1 / 12) < 1e-3

@@ -90,14 +90,16 @@ def test_tutorial_edits_are_only_the_announced_ones():
 
 
 # ------------------------------------------------------------------ .numpy(), tf.nn.softmax, casting
-def test_tensor_is_numpy_with_a_numpy_method():
-    t = Tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
-    assert isinstance(t, np.ndarray) and type(t.numpy()) is np.ndarray
-    np.testing.assert_array_equal(t.numpy(), np.arange(6).reshape(2, 3))
-    assert np.shares_memory(t.numpy(), t)                         # a view, as tf's CPU tensors give
+def test_tensor_answers_numpy_as_tensorflow_s_does():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    t = Tensor(a)
+    assert type(t.numpy()) is np.ndarray and t.shape == (2, 3) and t.dtype == np.float32
+    np.testing.assert_array_equal(t.numpy(), a)
+    assert not np.shares_memory(t.numpy(), a)                     # a copy, as tf's .numpy() gives
+    assert np.asarray(t) is a                                     # NumPy's functions read it without a copy
     scalar = Tensor(np.float32(2.5)).numpy()
     assert type(scalar) is np.float32 and scalar == 2.5           # tf's .numpy() of a scalar
-    assert float(Tensor(np.float64(1.5))) == 1.5
+    assert float(Tensor(np.float64(1.5))) == 1.5 and f"{Tensor(np.float32(2.5)):.2f}" == "2.50"
 
 
 def test_tf_nn_softmax():
@@ -120,7 +122,8 @@ def test_model_call_casts_float64_inputs_as_keras_does():
     out = m(x)
     assert out.dtype == np.float32 and isinstance(out, Tensor) and type(out.numpy()) is np.ndarray
     np.testing.assert_array_equal(out, m(x.astype(np.float32)))
-    np.testing.assert_array_equal(m.predict(x, verbose=0).numpy(), out)
+    assert type(m.predict(x, verbose=0)) is np.ndarray                # Keras's predict returns NumPy
+    np.testing.assert_array_equal(m.predict(x, verbose=0), out)
     assert not np.array_equal(out, (x.reshape(7, -1) @ m.layers[1].kernel.astype(np.float64)).astype(np.float32))
 
 

@@ -12,7 +12,7 @@ equal to the plain lines.
 """
 import numpy as np
 
-from .. import random
+from .. import counter_random
 from . import Fused
 from .buffers import work
 
@@ -136,7 +136,8 @@ def multiply(owner, name, a, b):
 def dropout_forward(layer, x, scale):
     """``keep = u >= rate`` (or the layer's ``mask_source``), ``mask = keep * scale``, ``out = x * mask``
     (``Dropout.forward``), in one pass; ``u`` is computed inside the loop from a key drawn from
-    ``layer.rng``, the same numbers as ``random.counter_uniform(key, x.shape)``.  Returns ``(mask, out)``."""
+    ``layer.rng``, the same numbers as ``counter_random.counter_uniform(key, x.shape)``.
+    Returns ``(mask, out)``."""
     x = _floats(x, f"{layer.name}: the input")
     mask, out = work(layer, "mask", x.shape, x.dtype), work(layer, "out", x.shape, x.dtype)
     if layer.mask_source is not None:
@@ -144,7 +145,7 @@ def dropout_forward(layer, x, scale):
         _check(keep, x.shape, keep.dtype, f"{layer.name}: the mask_source's keep array")
         _loops().dropout_keep(_as_2d(x), _as_2d(keep), scale, _as_2d(mask), _as_2d(out))
     else:
-        key = random.new_key(layer.rng)
+        key = counter_random.new_key(layer.rng)
         _loops().dropout_forward(_as_2d(x), key, np.float32(layer.rate), scale, _as_2d(mask), _as_2d(out))
     return mask, out
 

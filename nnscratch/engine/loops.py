@@ -263,7 +263,7 @@ def _counter_uniform(key, i):
 @njit(**_opts)
 def dropout_forward(x, key, rate, scale, mask, out):
     """``u = counter_uniform(key, x.size); mask = (u >= rate) * scale; out = x * mask`` in one pass:
-    ``Dropout.forward`` with the same ``u`` as the NumPy expression (``random.py``), computed in the
+    ``Dropout.forward`` with the same ``u`` as the NumPy expression (``counter_random.py``), computed in the
     loop instead of stored.  ``x, mask, out: (N, M)``; ``rate``: float32."""
     N, M = x.shape
     k = np.uint64(key)

@@ -20,14 +20,17 @@ should say honestly which library runs (``nnscratch.keras.KERAS_API`` is ``"3"``
 behaviour is reproduced).
 """
 from ..version import __version__ as _nnscratch_version
-from . import activations, datasets, layers, losses, models, optimizers, utils
+from ..tape import Variable
+from . import activations, backend, datasets, layers, losses, models, ops, optimizers, utils
 from ._missing import NotImplementedInNnscratch, missing_attribute
 from .models import Sequential, load_model
+
+config = backend                         # keras.config.floatx / set_floatx / epsilon
 
 __version__ = f"nnscratch {_nnscratch_version} (Keras 3 API subset)"
 KERAS_API = "3"
 
-__all__ = ["Sequential", "load_model", "activations", "datasets", "layers", "losses", "models",
-           "optimizers", "utils", "NotImplementedInNnscratch", "__version__"]
+__all__ = ["Sequential", "Variable", "load_model", "activations", "backend", "config", "datasets", "layers",
+           "losses", "models", "ops", "optimizers", "utils", "NotImplementedInNnscratch", "__version__"]
 
 __getattr__ = missing_attribute("tf.keras", __all__[:-2])

@@ -5,6 +5,8 @@ Python calls a module's ``__getattr__`` only for names the module does not defin
 ``tf.keras.layers.Dense`` is found normally and ``tf.keras.layers.Conv1D`` raises
 :class:`NotImplementedInNnscratch` with the full name and, where we know one, what to use instead.
 """
+from .. import errors
+from ..errors import NotImplementedInNnscratch  # noqa: F401  (defined in the base, raised from here)
 
 HINTS = {
     "predict_classes": "it was removed from Keras in TensorFlow 2.6 as well; use "
@@ -18,27 +20,10 @@ HINTS = {
 }
 
 
-class NotImplementedInNnscratch(AttributeError, NotImplementedError):
-    """Raised for a Keras name that nnscratch does not implement.
-
-    It is an ``AttributeError`` (so ``hasattr`` and ``getattr(..., default)`` keep working) and a
-    ``NotImplementedError`` (which is what it means)."""
-
-
 def message(qualname, implemented):
-    hint = HINTS.get(qualname.rsplit(".", 1)[-1])
-    text = f"{qualname} is not implemented in nnscratch (a from-scratch subset of Keras)"
-    if hint:
-        text += f": {hint}"
-    if implemented:
-        text += f". Implemented here: {', '.join(implemented)}"
-    return text + "."
+    return errors.message(qualname, implemented, HINTS.get(qualname.rsplit(".", 1)[-1]))
 
 
 def missing_attribute(public_name, implemented):
-    """A module-level ``__getattr__`` that names the missing Keras attribute."""
-    def __getattr__(name):
-        if name.startswith("__") and name.endswith("__"):       # Python's own probes: stay silent
-            raise AttributeError(f"module {public_name!r} has no attribute {name!r}")
-        raise NotImplementedInNnscratch(message(f"{public_name}.{name}", implemented))
-    return __getattr__
+    """A module-level ``__getattr__`` that names the missing Keras attribute (with a hint, if any)."""
+    return errors.missing_attribute(public_name, implemented, HINTS)
