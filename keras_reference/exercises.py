@@ -61,15 +61,24 @@ def dropout(x, da, rate, seed=0):
     return {"a": a, "dx": dx, "keep": a != 0}
 
 
-def adam_steps(w, grads, learning_rate, beta_1, beta_2, epsilon):
-    """``keras.optimizers.Adam`` applied to a float64 variable, one step per gradient: w, m, v after each."""
+OPTIMIZERS = {"sgd": (keras.optimizers.SGD, {"v": "momentums"}),
+              "adam": (keras.optimizers.Adam, {"m": "_momentums", "v": "_velocities"}),
+              "rmsprop": (keras.optimizers.RMSprop, {"v": "_velocities"})}
+
+
+def optimizer_steps(kind, w, grads, **hyper):
+    """``keras.optimizers.<kind>(**hyper)`` applied to a float64 variable, one step per gradient: the
+    weights and the optimizer's slots after each step (``sgd``: the velocity ``v``; ``adam``: ``m``,
+    ``v``; ``rmsprop``: ``v``).  Created under the default floatx, so its learning rate is a float32
+    variable, as Keras's always is."""
+    cls, slots = OPTIMIZERS[kind]
     var = keras.Variable(w, dtype=F64)
-    opt = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+    opt = cls(**hyper)
     out = []
     for g in grads:
         opt.apply_gradients([(tf.constant(g), var)])
-        m, v = opt._momentums[0], opt._velocities[0]
-        out.append({"w": np.array(var.numpy()), "m": np.array(m.numpy()), "v": np.array(v.numpy())})
+        out.append({"w": np.array(var.numpy()),
+                    **{name: np.array(getattr(opt, attr)[0].numpy()) for name, attr in slots.items()}})
     return out
 
 

@@ -129,7 +129,8 @@ class SGD(Optimizer):
     Plain:     ``w -= lr * g``
     Momentum:  ``v = momentum * v - lr * g``;  ``w += v``
     Nesterov:  ``v = momentum * v - lr * g``;  ``w += momentum * v - lr * g``
-    (``v`` starts at zero; no dampening.)
+    (``v`` starts at zero; no dampening.)  Why Nesterov's look-ahead takes this form:
+    docs/derivations.md#sgd
     """
     name = "sgd"
     BOUNDS = {**Optimizer.BOUNDS, "momentum": dict(low=0, high=1)}

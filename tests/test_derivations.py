@@ -40,6 +40,7 @@ SECTIONS = {            # anchor -> the methods whose docstrings link to it
     "softmax-cross-entropy": [losses.softmax_crossentropy_from_logits_gradient],
     "categorical-cross-entropy": [losses.categorical_crossentropy_gradient],
     "dropout": [layers.Dropout],
+    "sgd": [optimizers.SGD],
     "adam": [optimizers.Adam],
     "rmsprop": [optimizers.RMSprop],
     "conv2d": [conv.Conv2D.backward, conv.col2im, conv.conv_backward_naive],
@@ -283,6 +284,36 @@ def test_adam_bias_correction_removes_the_pull_of_the_zero_start():
         np.testing.assert_allclose(opt.state["m"][0], g * (1 - BETA_1 ** t), rtol=1e-14)
         np.testing.assert_allclose(opt.state["m"][0] / (1 - BETA_1 ** t), g, rtol=1e-14)
         np.testing.assert_allclose(opt.state["v"][0] / (1 - BETA_2 ** t), g * g, rtol=1e-12)
+
+
+@pytest.mark.parametrize("be", BACKENDS)
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_and_nesterov(be, nesterov):
+    """v = mu v - lr g;  w += v, or (Nesterov, the look-ahead stored as the weights) w += mu v - lr g."""
+    rng = _rng(19)
+    w0, grads = rng.standard_normal((3, 4)), _grads(rng, 4)
+    w, opt = w0.copy(), optimizers.SGD(LR, momentum=BETA_1, nesterov=nesterov)
+    ref, v = w0.copy(), np.zeros_like(w0)
+    with backend.use(be):
+        for g in grads:
+            opt.apply([w], [g])
+            for i, j in indices(*w.shape):
+                v[i, j] = BETA_1 * v[i, j] - LR * g[i, j]
+                ref[i, j] += BETA_1 * v[i, j] - LR * g[i, j] if nesterov else v[i, j]
+            np.testing.assert_allclose(w, ref, rtol=1e-13, atol=1e-15)
+
+
+def test_nesterov_is_the_look_ahead_gradient_in_keras_form():
+    """Sutskever's Nesterov (gradient at w + mu v) on f(w) = sum(c w^2 / 2), g(w) = c w, and the stored
+    look-ahead u = w + mu v follow SGD(nesterov=True) exactly."""
+    c = np.array([0.5, 2.0, 5.0])
+    w, v = np.array([1.0, -2.0, 0.5]), np.zeros(3)
+    u, opt = w.copy(), optimizers.SGD(LR, momentum=BETA_1, nesterov=True)
+    for _ in range(6):
+        v = BETA_1 * v - LR * c * (w + BETA_1 * v)            # the gradient at the look-ahead point
+        w = w + v
+        opt.apply([u], [c * u])                              # the ordinary gradient at the stored weights
+        np.testing.assert_allclose(u, w + BETA_1 * v, rtol=1e-13)
 
 
 @pytest.mark.parametrize("be", BACKENDS)

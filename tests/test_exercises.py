@@ -9,8 +9,13 @@ import pytest
 from nnscratch import exercises
 from nnscratch.__main__ import main
 
-NAMES = ["dense_backward", "sigmoid_backward", "softmax_crossentropy", "dropout", "adam_step", "conv2d_backward",
+NAMES = ["dense_backward", "sigmoid_backward", "tanh_backward", "relu_backward", "softmax_backward",
+         "softmax_crossentropy", "dropout", "sgd_momentum_step", "adam_step", "rmsprop_step", "conv2d_backward",
          "maxpool_backward", "my_layer"]
+# every layer and optimizer of the package has its exercise (Flatten's backward is a reshape)
+COVERS = {"Dense": "dense_backward", "Activation": "sigmoid_backward", "Softmax": "softmax_backward",
+          "Dropout": "dropout", "Conv2D": "conv2d_backward", "MaxPooling2D": "maxpool_backward",
+          "SGD": "sgd_momentum_step", "Adam": "adam_step", "RMSprop": "rmsprop_step"}
 
 # The library's own methods, written as a learner's files: each must pass its check.
 LIBRARY = {
@@ -28,6 +33,29 @@ LIBRARY = {
             return dx, layer.d_kernel, layer.d_bias
         """,
     "sigmoid_backward": "from nnscratch.activations import sigmoid_backward\n",
+    "tanh_backward": "from nnscratch.activations import tanh_backward\n",
+    "relu_backward": "from nnscratch.activations import relu_backward\n",
+    "softmax_backward": "from nnscratch.activations import softmax_backward\n",
+    "sgd_momentum_step": """
+        from nnscratch.optimizers import SGD
+
+        def sgd_momentum_step(w, g, v, learning_rate=0.01, momentum=0.9, nesterov=False):
+            opt = SGD(learning_rate, momentum, nesterov)
+            opt.build([w])
+            opt.state["velocity"][0][...] = v
+            opt.apply([w], [g])
+            return w, opt.state["velocity"][0]
+        """,
+    "rmsprop_step": """
+        from nnscratch.optimizers import RMSprop
+
+        def rmsprop_step(w, g, v, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+            opt = RMSprop(learning_rate, rho, epsilon=epsilon)
+            opt.build([w])
+            opt.state["velocity"][0][...] = v
+            opt.apply([w], [g])
+            return w, opt.state["velocity"][0]
+        """,
     "softmax_crossentropy": """
         from nnscratch.activations import softmax
         from nnscratch.losses import softmax_crossentropy_from_logits_gradient
@@ -92,6 +120,26 @@ MISTAKES = [
      "an extra 1/N"),
     ("sigmoid_backward", "def sigmoid_backward(z, a, da):\n    return da * a\n", "a factor is missing"),
     ("sigmoid_backward", "def sigmoid_backward(z, a, da):\n    return da * z * (1 - z)\n", "you used z"),
+    ("tanh_backward", "def tanh_backward(z, a, da):\n    return da * (1 - a)\n", "the square is missing"),
+    ("relu_backward", "def relu_backward(z, a, da):\n    return da * a\n", "not the output a itself"),
+    ("softmax_backward", "def softmax_backward(z, a, da):\n    return da * a * (1 - a)\n", "not diagonal"),
+    ("sgd_momentum_step", """
+        def sgd_momentum_step(w, g, v, learning_rate=0.01, momentum=0.9, nesterov=False):
+            v = momentum * v - learning_rate * g
+            return w + v, v
+        """, "Nesterov moves the weights by"),
+    ("sgd_momentum_step", """
+        def sgd_momentum_step(w, g, v, learning_rate=0.01, momentum=0.9, nesterov=False):
+            v = momentum * v + learning_rate * g
+            return w - (momentum * v + learning_rate * g if nesterov else v), v
+        """, "a sign"),
+    ("rmsprop_step", """
+        import numpy as np
+
+        def rmsprop_step(w, g, v, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+            step = learning_rate * g / np.sqrt(v + epsilon)
+            return w - step, rho * v + (1 - rho) * g * g
+        """, "update v with this step's gradient first"),
     ("softmax_crossentropy", LIBRARY["softmax_crossentropy"].replace("return softmax_crossentropy_from_logits_gradient(y, softmax(z))",
                                                                      "return softmax(z) - y"), "a missing 1/N"),
     ("dropout", "def dropout_forward(x, keep, rate):\n    return x * keep, keep\n\n"
@@ -140,6 +188,14 @@ def _write(folder, name, text):
 
 def test_the_exercises_of_the_issue_in_the_order_of_the_derivations():
     assert list(exercises.EXERCISES) == NAMES
+    import nnscratch.conv
+    import nnscratch.layers
+    import nnscratch.optimizers
+    layers = {n for m in (nnscratch.layers, nnscratch.conv) for n, c in vars(m).items()
+              if isinstance(c, type) and issubclass(c, nnscratch.layers.Layer) and c is not nnscratch.layers.Layer}
+    optimizers = set(nnscratch.optimizers.OPTIMIZERS[k].__name__ for k in nnscratch.optimizers.OPTIMIZERS)
+    assert layers - {"Flatten"} | optimizers == set(COVERS), "a layer or optimizer without its exercise"
+    assert set(COVERS.values()) <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -160,8 +216,9 @@ def test_the_librarys_own_method_passes_against_finite_differences_nnscratch_and
     assert report.passed, str(report)
     checks = {r["check"].split(":")[0].split(" ")[0] for r in report.rows}
     assert "nnscratch" in checks and "Keras" in checks
-    assert ("finite" in checks) == (name != "adam_step")
-    assert report.max_error < (1e-5 if name == "adam_step" else 1e-7), str(report)
+    optimizer = name in ("sgd_momentum_step", "adam_step", "rmsprop_step")
+    assert ("finite" in checks) != optimizer
+    assert report.max_error < (1e-5 if optimizer else 1e-7), str(report)
 
 
 @pytest.mark.parametrize("name,text,hint", MISTAKES, ids=[f"{m[0]}-{m[2]}" for m in MISTAKES])
