@@ -40,7 +40,7 @@ def test_notebook_executes(monkeypatch):
     assert "sigmoid, 6 layers" in text and "relu, 6 layers" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     if inline:
-        assert len(images) >= 14, f"only {len(images)} figures were displayed"
+        assert len(images) >= 15, f"only {len(images)} figures were displayed"
 
 
 def test_notebook_links_point_at_real_files():

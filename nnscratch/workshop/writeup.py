@@ -312,14 +312,17 @@ def _gradient_text(norms, units):
     """What the gradient-size figure shows, in numbers from the run."""
     deepest = max(len(v) for v in norms.values())
     sig, rel = norms[f"sigmoid, {deepest} layers"], norms[f"relu, {deepest} layers"]
-    return (f"Why does a deeper sigmoid network do worse after the same number of steps? Look at the gradients "
+    return (f"Why does a deeper sigmoid network do worse after the same number of epochs? Look at the gradients "
             f"before the first step. In the {deepest}-layer sigmoid network (hidden layers of {units} units), "
             f"the mean |dL/dW| is {sig[0]:.1e} in the first layer and {sig[-1]:.1e} in the last: the first "
             f"layer gets {sig[-1] / sig[0]:,.0f} times less. Each sigmoid layer multiplies the backward signal by "
             "`sigmoid'(z) = a(1 - a) <= 1/4` (`dz = da * a * (1 - a)`), so it shrinks layer by layer towards the "
-            f"input, and Adam's steps cannot make the first layers learn at the pace of the last. With ReLU "
-            f"(derivative 0 or 1) it stays between {min(rel):.1e} and {max(rel):.1e}: the vanishing gradient is "
-            "the sigmoid's, not the depth's (`workshop/inside.py`, `gradient_norms`).")
+            "input: the *vanishing gradient* (Glorot and Bengio, 2010). With plain gradient descent the first "
+            "layers would learn that many times slower than the last; Adam scales each weight's step by the "
+            "running size of its own gradient, which makes up for much of it, and still the deeper sigmoid "
+            f"networks of the sweep above train slower. With ReLU (derivative 0 or 1) it stays between "
+            f"{min(rel):.1e} and {max(rel):.1e}: the gradient vanishes because of the sigmoid, not because of "
+            "depth alone (`workshop/inside.py`, `gradient_norms`).")
 
 
 def _epoch_row(run, e):
