@@ -55,8 +55,8 @@ class Saveable:
     model the arrays themselves (``arrays``).  Built from a live model by :func:`saveables`, or from a
     file's configuration before anything is allocated (``keras_format.py``)."""
 
-    def __init__(self, class_name, name, shapes=(), layers=None, arrays=None):
-        self.class_name, self.name = class_name, name
+    def __init__(self, class_name, name, shapes=(), layers=None, arrays=None, trainable=True):
+        self.class_name, self.name, self.trainable = class_name, name, trainable
         self.shapes = [tuple(s) for s in shapes]
         self.layers = layers
         self.arrays = arrays
@@ -68,7 +68,8 @@ def saveables(model):
     if isinstance(getattr(model, "layers", None), list):
         return Saveable(type(model).__name__, model.name, layers=[saveables(l) for l in model.layers])
     weights = list(model.weights)
-    return Saveable(type(model).__name__, model.name, [w.shape for w in weights], arrays=weights)
+    return Saveable(type(model).__name__, model.name, [w.shape for w in weights], arrays=weights,
+                    trainable=bool(getattr(model, "trainable", True)))
 
 
 def snake_case(name):
@@ -111,6 +112,13 @@ def optimizer_layout(opt, n_params):
         if all(slot in slots for slot, _ in group):
             order += [(slot, i, name) for i in range(n_params) for slot, name in group]
     return order
+
+
+def optimizer_params(model):
+    """The arrays whose state the model's optimizer keeps, in order: those it was built for, or, not
+    yet built, the model's trainable weights (a frozen layer's have no state, as in Keras)."""
+    opt = model.optimizer
+    return list(opt.variables) if opt.built else model.trainable_weights
 
 
 def optimizer_arrays(opt, params):
@@ -186,8 +194,7 @@ def write_keras3(f, model, include_optimizer=True):
     if include_optimizer and opt is not None:
         group = f.create_group("optimizer/vars")
         group.attrs["name"] = KERAS_OPTIMIZERS[opt.name][1] if opt.name in KERAS_OPTIMIZERS else opt.name
-        params = opt.variables if opt.built else model.trainable_weights     # frozen layers have no state
-        for i, array in enumerate(optimizer_arrays(opt, params)):
+        for i, array in enumerate(optimizer_arrays(opt, optimizer_params(model))):
             group[str(i)] = array
 
 
@@ -422,18 +429,28 @@ def variable_names(saveable):
     return list(names[:n]) if len(names) >= n else [f"variable_{i}" for i in range(n)]
 
 
+class Variable:
+    """One variable as Keras's legacy file lists it: its path (``'<model>/<layer>/kernel'``), shape,
+    array (a live model's) and place in the model (``layer``, a :class:`Saveable`, and ``index``)."""
+
+    def __init__(self, path, shape, array, layer, index):
+        self.path, self.shape, self.array, self.layer, self.index = path, shape, array, layer, index
+
+
 def legacy_variables(root):
-    """``[(top-level layer, [(variable path, shape, array)])]``: each layer of the model with Keras's
-    paths of its variables, ``'<model>/<layer>/kernel'``; a nested model's layers are named within it,
-    ``'<inner>/<layer>/kernel'``, as Keras names them when the inner model has its own Input (as
-    ``keras_format`` writes it)."""
-    def leaves(node, prefix):
+    """``[(top-level layer, [Variable])]``: each layer of the model with its variables as Keras's
+    legacy file lists them, ``trainable_weights + non_trainable_weights``: a layer's own in order; a
+    nested model's frozen layers' after its others.  Paths name a layer within the model it is in:
+    ``'<model>/<layer>/kernel'``, ``'<inner>/<layer>/kernel'`` (as Keras names them when the inner
+    model has its own Input, as ``keras_format`` writes it)."""
+    def variables(node, model):
         if node.layers is not None:
-            return [v for layer in node.layers for v in leaves(layer, node.name)]
+            found = [v for layer in node.layers for v in variables(layer, node)]
+            return [v for v in found if v.layer.trainable] + [v for v in found if not v.layer.trainable]
         arrays = node.arrays or [None] * len(node.shapes)
-        return [(f"{prefix}/{node.name}/{name}", shape, array)
-                for name, shape, array in zip(variable_names(node), node.shapes, arrays)]
-    return [(layer, leaves(layer, root.name)) for layer in root.layers]
+        return [Variable(f"{model.name}/{node.name}/{name}", shape, array, node, i)
+                for i, (name, shape, array) in enumerate(zip(variable_names(node), node.shapes, arrays))]
+    return [(layer, variables(layer, root)) for layer in root.layers]
 
 
 def save_attribute_list(group, name, data):
@@ -461,14 +478,15 @@ def write_legacy(f, model, include_optimizer=True):
     variables = dict((layer.name, found) for layer, found in legacy_variables(root))
     for name in sorted(variables):
         layer_group = group.create_group(name)
-        save_attribute_list(layer_group, "weight_names", [path.encode("utf8") for path, _, _ in variables[name]])
-        for path, _, array in variables[name]:
-            layer_group.create_dataset(path, data=array)
+        save_attribute_list(layer_group, "weight_names", [v.path.encode("utf8") for v in variables[name]])
+        for v in variables[name]:
+            layer_group.create_dataset(v.path, data=v.array)
     save_attribute_list(group.create_group("top_level_model_weights"), "weight_names", [])
     opt = model.optimizer
     if include_optimizer and opt is not None:
-        params = model.trainable_weights
-        paths = [path for _, found in legacy_variables(root) for path, _, _ in found]
+        params = optimizer_params(model)
+        path_of = {id(v.array): v.path for _, found in legacy_variables(root) for v in found}
+        paths = [path_of[id(p)] for p in params]
         prefix = KERAS_OPTIMIZERS[opt.name][1]
         names = [f"{prefix}/iteration", f"{prefix}/learning_rate"] + [
             f"{prefix}/{paths[i].replace('/', '_')}_{name}" for _, i, name in optimizer_layout(opt, len(params))]
@@ -478,13 +496,11 @@ def write_legacy(f, model, include_optimizer=True):
             group.create_dataset(name, data=array)
 
 
-def distribute(root, flat):
-    """``{path: [arrays]}`` of Keras 3's layout from the arrays of every layer in order."""
-    found, k = {}, 0
-    for path, saveable in keras3_layout(root):
-        found[path] = flat[k:k + len(saveable.shapes)]
-        k += len(saveable.shapes)
-    return found
+def distribute(root, variables, arrays):
+    """``{path: [arrays]}`` of Keras 3's layout from a legacy file's ``arrays``, one for each
+    :class:`Variable` of ``variables`` (the file's order)."""
+    placed = {(id(v.layer), v.index): array for v, array in zip(variables, arrays)}
+    return {path: [placed[(id(s), i)] for i in range(len(s.shapes))] for path, s in keras3_layout(root)}
 
 
 def read_legacy(h5, root, fail):
@@ -497,7 +513,7 @@ def read_legacy(h5, root, fail):
     if weights is None:
         fail("an HDF5 file without model_weights or layer_names: not a Keras model or weights file")
     where = "/".join(base + ["layer_names"])
-    expected = [(layer, [shape for _, shape, _ in found]) for layer, found in legacy_variables(root) if found]
+    expected = [(layer, found) for layer, found in legacy_variables(root) if found]
     layer_names = h5.strings(weights, "layer_names", 4 * len(root.layers) + 64, where)
     weighted = []
     for name in layer_names:
@@ -511,21 +527,22 @@ def read_legacy(h5, root, fail):
     if len(weighted) != len(expected):
         fail(f"the file holds weights for {len(weighted)} layers ({[p[-1] for p, _ in weighted][:6]}), but the "
              f"model has {len(expected)} layers with weights; it was saved from another architecture")
-    flat = []
-    for (path, names), (layer, shapes) in zip(weighted, expected):
-        if len(names) != len(shapes):
+    variables, arrays = [], []
+    for (path, names), (layer, found) in zip(weighted, expected):
+        if len(names) != len(found):
             fail(f"{'/'.join(path)} holds {len(names)} weights, but the model's layer {layer.name!r} has "
-                 f"{len(shapes)}; the file was saved from another architecture")
-        for weight, shape in zip(names, shapes):
+                 f"{len(found)}; the file was saved from another architecture")
+        variables += found
+        for weight, shape in zip(names, [v.shape for v in found]):
             parts = [h5.component(p, "a weight name") for p in weight.split("/")]
             group = h5.group("/".join(path + parts[:-1]))
             if group is None:
                 fail(f"{'/'.join(path)}/{weight} is missing; the file is damaged")
-            flat.append(h5.array(group, parts[-1], shape, "f", "/".join(path + parts)))
+            arrays.append(h5.array(group, parts[-1], shape, "f", "/".join(path + parts)))
     top = h5.group("/".join(base + ["top_level_model_weights"]))
     if top is not None and h5.strings(top, "weight_names", 16, "top_level_model_weights"):
         fail("the file holds weights of the model itself (top_level_model_weights), which a Sequential has none of")
-    return distribute(root, flat)
+    return distribute(root, variables, arrays)
 
 
 def read_legacy_optimizer(h5, opt, shapes, fail):

@@ -434,8 +434,8 @@ class ModelSpec:
     """A Sequential as the file describes it, before anything is built: its name, its input shape (if
     the file gives one) and its entries (nnscratch layers, constructed but not built, or ModelSpecs)."""
 
-    def __init__(self, name, input_shape, entries):
-        self.name, self.input_shape, self.entries = name, input_shape, entries
+    def __init__(self, name, input_shape, entries, trainable=True):
+        self.name, self.input_shape, self.entries, self.trainable = name, input_shape, entries, trainable
 
 
 def batch_shape(value, where, fail):
@@ -483,8 +483,7 @@ class Plan:
         s = Settings(settings, where, fail)
         name = s.name()
         where = f"{where} ({name!r})" if depth == 0 else f"the Sequential {name!r}"
-        if not s.flag("trainable", True):
-            fail(f"{where} is frozen (trainable=false), which this nnscratch does not implement for a Sequential")
+        trainable = s.flag("trainable", True)
         if dtype_of(s.take("dtype", self.dtype), where, fail) != self.dtype:
             fail(f"{where} computes in another dtype than the model; nnscratch models have one dtype")
         layers = s.take("layers")
@@ -513,7 +512,7 @@ class Plan:
         s.done()
         if not entries:
             fail(f"{where} has no layers")
-        return ModelSpec(name, shape, entries)
+        return ModelSpec(name, shape, entries, trainable)
 
     def input_layer(self, config, where):
         s = Settings(config, where, self.fail)
@@ -552,13 +551,10 @@ class Plan:
             layer = cls(name=name, **kwargs)
         except (TypeError, ValueError, OverflowError) as e:
             fail(f"{s.where} cannot be built here: {e}")
-        if not trainable:
-            if not hasattr(layer, "trainable"):
-                fail(f"{s.where} is frozen (trainable=false), which this nnscratch does not implement")
-            layer.trainable = False
+        layer.trainable = trainable
         return layer, first
 
-    def walk(self, spec, shape, where):
+    def walk(self, spec, shape, where, trainable=True):
         """The :class:`h5_weights.Saveable` tree of ``spec`` for inputs of ``shape``, and its output
         shape: every weight's shape from each layer's ``weight_shapes`` and ``compute_output_shape``,
         arithmetic only."""
@@ -568,7 +564,8 @@ class Plan:
         nodes = []
         for entry in spec.entries:
             if isinstance(entry, ModelSpec):
-                node, shape = self.walk(entry, shape, f"the Sequential {entry.name!r}")
+                node, shape = self.walk(entry, shape, f"the Sequential {entry.name!r}",
+                                        trainable and spec.trainable)
             else:
                 at = f"{type(entry).__name__} {entry.name!r}"
                 try:
@@ -578,7 +575,8 @@ class Plan:
                     fail(f"{at} cannot take inputs of shape {shape}: {e}")
                 if not all(d >= 1 for s in shapes + [shape] for d in s):
                     fail(f"{at} would output shape {shape} from its input; the configuration is inconsistent")
-                node = h5_weights.Saveable(type(entry).__name__, entry.name, shapes)
+                node = h5_weights.Saveable(type(entry).__name__, entry.name, shapes,       # a frozen model's
+                                           trainable=entry.trainable and spec.trainable and trainable)  # layers too
             nodes.append(node)
         names = [n.name for n in nodes]
         if len(set(names)) != len(names):
@@ -586,8 +584,9 @@ class Plan:
         return h5_weights.Saveable("Sequential", spec.name, layers=nodes), shape
 
     def trainable_shapes(self):
-        """The shapes of the weights the optimizer updates, in order: every layer's."""
-        return [shape for _, node in h5_weights.keras3_layout(self.saveable) for shape in node.shapes]
+        """The shapes of the weights the optimizer updates, in order: those of the layers not frozen."""
+        return [shape for _, node in h5_weights.keras3_layout(self.saveable) if node.trainable
+                for shape in node.shapes]
 
     # ------------------------------------------------------------------ compile
     def compile_from(self, settings):
@@ -747,6 +746,8 @@ class Plan:
                     entry.rng = generators[f"{path}/{entry.name}"]
             if path in generators:
                 model.rng = generators[path]
+            if not spec.trainable:
+                model.trainable = False                  # Keras's flag of a frozen model: all its layers
             return model
         try:
             model = make(self.spec, self.spec.input_shape, self.spec.name)
@@ -760,7 +761,7 @@ class Plan:
             self.fail("the layers built weights of other shapes than their weight_shapes promised")
         h5_weights.assign(live, arrays)
         if optimizer_arrays is not None:
-            h5_weights.restore_optimizer(model.optimizer, model.trainable_weights, optimizer_arrays)
+            h5_weights.restore_optimizer(model.optimizer, h5_weights.optimizer_params(model), optimizer_arrays)
         return model
 
 
@@ -1000,7 +1001,9 @@ def load_weights(model, filepath, skip_mismatch=False):
     if fileio.sniff(path, fail) != ("zip" if kind == "keras" else "hdf5"):
         fail(f"not a{' zip' if kind == 'keras' else 'n HDF5'} file, as its name says it is")
     root = h5_weights.saveables(model)
-    opt, shapes = model.optimizer, [w.shape for w in model.trainable_weights]
+    opt = model.optimizer
+    params = h5_weights.optimizer_params(model) if opt is not None else []
+    shapes = [p.shape for p in params]
     if kind == "keras":
         with open_keras_zip(path, fail) as archive:
             source = archive.read(WEIGHTS)
@@ -1015,4 +1018,4 @@ def load_weights(model, filepath, skip_mismatch=False):
             state = h5_weights.read_keras3_optimizer(h5, opt, shapes, fail) if opt is not None else None
     h5_weights.assign(root, arrays)
     if state is not None:
-        h5_weights.restore_optimizer(opt, model.trainable_weights, state)
+        h5_weights.restore_optimizer(opt, params, state)

@@ -29,6 +29,8 @@ from nnscratch.optimizers import SGD, Adam, RMSprop  # noqa: E402
 
 TOL = 1e-6
 ARCHS = ("mlp_dropout", "convnet", "nested")
+# Keras's own save_weights/save under NumPy 2 warns from inside TensorFlow (not nnscratch's doing)
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 
 
 def nn_model(arch, optimizer="adam", dtype="float32"):
@@ -492,7 +494,15 @@ def test_save_chooses_the_format_by_the_name_as_keras_does_and_load_model_by_con
         assert np.array_equal(r.predict(x, verbose=0), m.predict(x, verbose=0))
     r = nnscratch.keras.models.load_model(tmp_path / "model.bin", compile=False)
     assert isinstance(r, nnscratch.keras.Sequential) and r.optimizer is None
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.bin", "other.bin"]
+    for suffix in (".keras", ".h5"):                        # a model that cannot be saved changes nothing
+        m.save(tmp_path / f"old{suffix}")
+        before = (tmp_path / f"old{suffix}").read_bytes()
+        broken = nn_model("nested")
+        broken.layers[0].kernel[0, 0] = np.inf
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            broken.save(tmp_path / f"old{suffix}")
+        assert (tmp_path / f"old{suffix}").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.bin", "old.h5", "old.keras", "other.bin"]
 
 
 def test_load_weights_reads_the_weights_of_keras_and_legacy_model_files(tmp_path, trained_pairs):
@@ -722,3 +732,41 @@ def test_the_train_command_refuses_a_save_name_without_a_format_before_training(
         build_parser().parse_args(["train", "--save", str(tmp_path / "m.pkl")])
     assert "must end in .keras" in capsys.readouterr().err
     assert build_parser().parse_args(["train", "--save", str(tmp_path / "m.keras")]).save.endswith("m.keras")
+
+
+def frozen_model():
+    """The nested model with its first layer and the inner model's first layer frozen."""
+    m = nn_model("nested")
+    m.layers[0].trainable = False
+    m.layers[1].layers[0].trainable = False
+    m.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return m
+
+
+def test_frozen_layers_travel_both_ways_and_training_continues_alike(tmp_path):
+    """Frozen layers keep their flag, their weights (in the legacy file after the inner model's
+    trainable ones, as Keras lists them) and no optimizer state, in every format, both ways."""
+    x, y = data("nested")
+    m = frozen_model()
+    m.train_on_batch(x[:8], y[:8])
+    k = keras_twin(nn_model("nested"))
+    k.layers[0].trainable = False
+    k.layers[1].layers[0].trainable = False
+    k.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    keras_step(k, x[:8], y[:8])
+    flags = [False, True, False, True, True]                 # first, inner, inner's ih, io, softmax
+    for name, model in (("m", m), ("k", k)):
+        model.save(tmp_path / f"{name}.keras")
+        model.save(tmp_path / f"{name}.h5")
+    for name in ("m.keras", "m.h5"):                         # nnscratch -> Keras
+        theirs = keras.models.load_model(tmp_path / name)
+        assert [l.trainable for l in (theirs.layers[0], theirs.layers[1], *theirs.layers[1].layers,
+                                      theirs.layers[2])] == flags
+        assert max_diff([theirs(x).numpy()], [m(x)]) <= TOL
+    ours = nnscratch.load_model(tmp_path / "m.keras")
+    assert_continues_alike(ours, keras.models.load_model(tmp_path / "m.keras"), "nested")
+    for name in ("k.keras", "k.h5"):                         # Keras -> nnscratch
+        ours = nnscratch.load_model(tmp_path / name)
+        assert [l.trainable for l in (ours.layers[0], ours.layers[1], *ours.layers[1].layers, ours.layers[2])] == flags
+        assert max_diff([ours(x)], [k(x).numpy()]) <= TOL and ours.optimizer.iterations == 1
+        assert_continues_alike(ours, keras.models.load_model(tmp_path / "k.keras"), "nested")
