@@ -19,17 +19,34 @@ one pass, into work arrays it keeps for the layer from batch to batch.
 layer's next ``forward``.
 """
 import collections
+import contextlib
 import re
+import threading
 
 import numpy as np
 
 from . import activations as activations_module
-from . import backend, initializers, registry
+from . import backend, initializers, registry, tape
+from .array_ops import cast
 from .counter_random import counter_uniform, new_key
-from .engine import fast
+from .engine import fast, inference
+from .tape import Tensor, Variable
 from .utils import make_rng
 
 _name_counts = collections.Counter()
+_calls = threading.local()        # .training: the flag of the model call in progress (Keras's call context)
+
+
+@contextlib.contextmanager
+def training_context(training):
+    """Layers called inside the block without ``training=`` take ``training`` (a model's
+    ``model(x, training=True)`` reaches the Dropout its ``call`` uses), as Keras's call context does."""
+    outer = getattr(_calls, "training", None)
+    _calls.training = outer if training is None else training
+    try:
+        yield
+    finally:
+        _calls.training = outer
 
 
 def _unique_name(base):
@@ -40,7 +57,10 @@ def _unique_name(base):
 
 
 def _snake_case(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """Keras's ``to_snake_case``: ``MyModel`` -> ``my_model``, ``MLP`` -> ``mlp``, ``MaxPooling2D`` ->
+    ``max_pooling2d``."""
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", name))
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Layer:
@@ -119,6 +139,55 @@ class Layer:
 
     def count_params(self):
         return int(sum(w.size for w in self.weights))
+
+    # ------------------------------------------------------------------ layer(x) and the tape
+    def __call__(self, inputs, training=None):
+        """``layer(x)``, Keras's way to call a layer: builds it on the first call (from ``x``'s shape,
+        in its dtype or ``keras.backend.floatx()``), casts ``x`` to that dtype as Keras's layers do,
+        runs :meth:`forward` and returns a :class:`~nnscratch.tape.Tensor`.
+
+        On an open ``GradientTape`` the call is ONE node of the tape whose vector-Jacobian product is
+        this layer's own :meth:`backward`: ``g = dL/d(output)`` in, ``dL/dx`` and ``dL/dW, dL/db``
+        (its ``grads``) out.  The call runs on a *twin* of the layer (the same weight arrays, its own
+        ``cache`` and work arrays), so what it returns and what its backward reads stay valid when
+        the layer is called again (a layer used twice, the next batch)."""
+        if not self.built:
+            self.build(np.shape(inputs)[1:], self.dtype or tape.floatx())
+        if tuple(np.shape(inputs)[1:]) != self.built_input_shape:
+            raise ValueError(f"{self.name} was built for inputs of shape {self.built_input_shape} (one sample), "
+                             f"but is called on {tuple(np.shape(inputs)[1:])}")
+        x = cast(inputs, self.dtype)
+        training = getattr(_calls, "training", None) if training is None else training
+        variables = self.trainable_variables
+        twin = inference.twin(self)                       # this call's own cache and work arrays
+        out = Tensor(twin.forward(x.array, training=bool(training)))
+        need_dx = tape.is_recorded(x)
+
+        def vjp(g):                                       # g = dL/d(out): this layer's own backward
+            dx = twin.backward(g, need_dx=need_dx)
+            return [None if dx is None else np.array(dx), *(np.array(d) for d in twin.trainable_grads)]
+        out = tape.record(out, [x, *variables], vjp)
+        out._keras_logits = self._logits(twin, x, variables, need_dx)
+        return out
+
+    def _logits(self, twin, x, variables, need_dx):
+        """A softmax output layer's input, for a cross-entropy to use (Keras's shortcut); else None."""
+        return None
+
+    @property
+    def variables(self):
+        """The layer's weights as Variables (``tf.Variable``s holding the very arrays of ``weights``,
+        no copy): what a tape watches and ``optimizer.apply_gradients`` updates in place."""
+        kept, weights = self.__dict__.get("_variables"), self.weights
+        if kept is None or len(kept) != len(weights) or any(v.array is not w for v, w in zip(kept, weights)):
+            names = ["kernel", "bias"] if len(weights) <= 2 else [f"weight_{i}" for i in range(len(weights))]
+            kept = self._variables = [Variable.holding(w, f"{self.name}/{n}") for n, w in zip(names, weights)]
+        return kept
+
+    @property
+    def trainable_variables(self):
+        """:attr:`variables`, or none for a frozen layer (``layer.trainable = False``)."""
+        return self.variables if self.trainable else []
 
     def get_config(self):
         return {"name": self.name}
@@ -209,6 +278,17 @@ class Dense(Layer):
             return fast.matmul(self, "dx", dz, self.kernel.T)   # the line below, into a reused array
         return dz @ self.kernel.T                         # dx = dz @ W.T : (N, M) @ (M, D) -> (N, D)
 
+    def _logits(self, twin, x, variables, need_dx):
+        """With ``activation='softmax'``: ``z = x @ W + b`` as a node of its own, whose vector-Jacobian
+        product is :meth:`backward_from_z`; a cross-entropy of the output uses it (Keras's shortcut)."""
+        if self.activation.name != "softmax":
+            return None
+
+        def vjp(dz):
+            dx = twin.backward_from_z(dz, need_dx=need_dx)
+            return [None if dx is None else np.array(dx), *(np.array(d) for d in twin.trainable_grads)]
+        return tape.record(Tensor(twin.cache[1]), [x, *variables], vjp)
+
     def get_config(self):
         return {"name": self.name, "units": self.units, "activation": self.activation.name,
                 "input_shape": self.input_shape, "trainable": self.trainable}
@@ -236,6 +316,10 @@ class Activation(Layer):
         if backend.fast():
             return fast.activation_backward(self, z, a, da)   # the line below, into a reused array
         return self.activation.backward(z, a, da)
+
+    def _logits(self, twin, x, variables, need_dx):
+        """A softmax's input ``x`` itself, for a cross-entropy of its output (Keras's shortcut)."""
+        return x if self.activation.name == "softmax" else None
 
     def get_config(self):
         return {"name": self.name, "activation": self.activation.name, "input_shape": self.input_shape}

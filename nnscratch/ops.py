@@ -215,11 +215,18 @@ def _activation(a, name, axis=-1):
             raise ValueError("softmax: the logits need at least one axis, got a scalar")
         A = np.moveaxis(a.array, axis, -1)
         C = f.forward(A)
-        return record(Tensor(np.moveaxis(C, -1, axis)), (a,),
-                      lambda g: (np.moveaxis(f.backward(A, C, np.moveaxis(g, axis, -1)), -1, axis),))
+
+        def vjp(g):
+            return (np.moveaxis(f.backward(A, C, np.moveaxis(g, axis, -1)), -1, axis),)
+        vjp.__qualname__ = "softmax.vjp"
+        return record(Tensor(np.moveaxis(C, -1, axis)), (a,), vjp)
     A = a.array
     C = f.forward(A)
-    return record(Tensor(C), (a,), lambda g: (f.backward(A, C, g),))
+
+    def vjp(g):
+        return (f.backward(A, C, g),)
+    vjp.__qualname__ = f"{name}.vjp"                         # the record reads "sigmoid", not "_activation"
+    return record(Tensor(C), (a,), vjp)
 
 
 def sigmoid(a):

@@ -278,6 +278,11 @@ def record(output, inputs, vjp):
     return output
 
 
+def is_recording():
+    """True while a tape is open (and not stopped) on this thread: operations are then recorded."""
+    return any(tape._recording for tape in _open_tapes())
+
+
 def is_recorded(value):
     """True if an open tape records operations on ``value`` (it is watched, computed from a watched
     value, or a trainable Variable): the operation may then skip work nobody needs (a layer's dx)."""

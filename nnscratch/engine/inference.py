@@ -113,10 +113,12 @@ def pieces(n_rows, n_threads):
 
 
 def replicable(model):
-    """Every layer is one of nnscratch's own, whose per-call state is ``cache`` and its work arrays
-    alone (a layer of your own may keep more: it runs on one thread)."""
-    return all(type(layer).__module__.startswith("nnscratch.") and
-               (replicable(layer) if _is_model(layer) else True) for layer in model.layers)
+    """The model is one of nnscratch's own (not a model you subclassed: its ``call`` is yours) and so
+    is every layer, whose per-call state is ``cache`` and its work arrays alone (a layer of your own
+    may keep more: it runs on one thread)."""
+    return type(model).__module__.startswith("nnscratch.") and all(
+        type(layer).__module__.startswith("nnscratch.") and (replicable(layer) if _is_model(layer) else True)
+        for layer in model.layers)
 
 
 def replicas(model, count):
@@ -126,6 +128,13 @@ def replicas(model, count):
     while len(kept) < count:
         kept.append({})
     return [_replica(model, arrays) for arrays in kept[:count]]
+
+
+def twin(layer):
+    """A replica of ``layer`` with work arrays of its own, made for one call of ``layer(x)``
+    (``layers.Layer.__call__``): what that call returns, and what its backward reads later on a tape,
+    is that call's alone, however often the layer is called again."""
+    return _replica(layer, {})
 
 
 def _replica(layer, arrays):
