@@ -179,7 +179,12 @@ class Loss:
     # --------------------------------------------------------------------- called by the user
     def __call__(self, y_true, y_pred):
         """The batch's mean loss as a 0-d :class:`~nnscratch.tape.Tensor` (``.numpy()`` gives a NumPy
-        scalar).  As Keras's ``Loss.__call__``, both arguments are first converted to ``self.dtype``
+        scalar): :meth:`compute` in ``self.dtype``."""
+        return self.compute(y_true, y_pred)
+
+    def compute(self, y_true, y_pred, dtype=None):
+        """The batch's mean loss as a 0-d Tensor, computed in ``dtype`` (default ``self.dtype``; a model
+        trains in its own).  As Keras's ``Loss.__call__``, both arguments are first converted to it
         (float32 by default).  The output of a Keras softmax (a softmax layer, ``keras.ops.softmax``)
         remembers its input, and the loss computes from that input with the fused form, as Keras's does.
 
@@ -190,18 +195,19 @@ class Loss:
         if logits is not None and self.from_logits:
             warn_if_softmax_output(self, "softmax")
         pred = y_pred if logits is None else logits
+        dtype = np.dtype(dtype or self.dtype)
         p = np.asarray(pred)
         if p.dtype == object or not (np.issubdtype(p.dtype, np.number) or p.dtype == bool):
             raise ValueError(f"{self.name}: y_pred must hold numbers, got an array of {p.dtype}")
         if p.ndim != 2:
             raise ValueError(f"{self.name}: y_pred must have shape (samples, classes), got {p.shape}")
-        p = np.ascontiguousarray(p, dtype=self.dtype)
-        y = checks.targets(self, y_true, len(p), p.shape[-1], self.dtype, self.name)
+        p = np.ascontiguousarray(p, dtype=dtype)
+        y = checks.targets(self, y_true, len(p), p.shape[-1], dtype, self.name)
         if not tape.is_recorded(pred):
             value = self.value(y, p) if logits is None else self.logits_value_and_gradient(y, p)[0]
-            return Tensor(np.asarray(value, dtype=self.dtype))
+            return Tensor(np.asarray(value, dtype=dtype))
         value, grad = self.value_and_gradient(y, p) if logits is None else self.logits_value_and_gradient(y, p)
-        return tape.record(Tensor(np.asarray(value, dtype=self.dtype)), (pred,),
+        return tape.record(Tensor(np.asarray(value, dtype=dtype)), (pred,),
                            lambda g: ((g * grad).astype(pred.dtype),))
 
     # --------------------------------------------------------------------- used in training
@@ -320,8 +326,8 @@ class LossFunctionWrapper(Loss):
         super().__init__(name=name or getattr(fn, "__name__", "loss"), dtype=dtype)
         self.fn = fn
 
-    def __call__(self, y_true, y_pred):
-        """``mean(fn(y_true, y_pred))``, operation by operation on the tape."""
+    def compute(self, y_true, y_pred, dtype=None):
+        """``mean(fn(y_true, y_pred))``, operation by operation on the tape (in ``y_pred``'s dtype)."""
         return reduce_mean(self.fn(y_true, y_pred))
 
     def value(self, y, p):

@@ -18,9 +18,12 @@ shares its layers and weights with the outer model, as in Keras.
 """
 import numpy as np
 
+from . import backend, checks, registry, tape
 from . import layers as layers_module
-from . import losses, registry
+from . import losses
+from .engine import inference
 from .layers import Activation, Dense
+from .tape import Tensor
 from .training import History, Model  # noqa: F401  (History: nnscratch.models.History, as before)
 
 
@@ -39,18 +42,19 @@ _CATEGORICAL = losses.CategoricalCrossentropy()
 class Sequential(Model):
     """A linear stack of layers (``keras.Sequential``).
 
-    ``dtype``: ``'float32'`` (Keras's default) or ``'float64'`` (for tight gradient checks).
-    ``seed``: seeds the shuffling of ``fit``; layers take their own ``seed`` argument.  Without seeds,
-    :func:`nnscratch.utils.set_random_seed` makes everything repeatable.
+    ``dtype``: Keras's ``floatx()`` (``'float32'``) by default, or ``'float64'`` (for tight gradient
+    checks).  ``seed``: seeds the shuffling of ``fit``; layers take their own ``seed`` argument.
+    Without seeds, :func:`nnscratch.utils.set_random_seed` makes everything repeatable.
     """
 
     _count = 0
+    _saveable = True
 
-    def __init__(self, layers=None, name=None, dtype="float32", seed=None):
+    def __init__(self, layers=None, name=None, dtype=None, seed=None):
         if name is None:
             name = "sequential" if Sequential._count == 0 else f"sequential_{Sequential._count}"
             Sequential._count += 1
-        super().__init__(name, dtype, seed)
+        super().__init__(name=name, dtype=dtype, seed=seed)
         self.layers = []
         self._trainable = True
         for layer in layers or []:
@@ -115,6 +119,15 @@ class Sequential(Model):
             shape = layer.output_shape
         if self.compiled_loss is not None:               # compiled before it was built (fit builds it)
             self._compiled()
+
+    @property
+    def layers(self):
+        """The stack, first layer first (``model.layers[0]``)."""
+        return self._layers
+
+    @layers.setter
+    def layers(self, layers):
+        self._layers = layers
 
     @property
     def built(self):
@@ -210,6 +223,32 @@ class Sequential(Model):
     def _compiled(self):
         if self.built and softmax_head(self.layers[-1]):
             losses.warn_if_softmax_output(self.compiled_loss, self.head.name)
+
+    # ------------------------------------------------------------------ model(x)
+    def __call__(self, x, training=None):
+        """``model(x)``: the outputs for all of ``x`` (Keras's direct call), a new
+        :class:`~nnscratch.tape.Tensor` (``model(x_train[:1]).numpy()`` runs as in the tutorials).
+
+        Under an open ``GradientTape``: :meth:`call`, each layer one node of the tape.  Otherwise one
+        ``forward`` over all rows (on the numba backend: in pieces of rows, split over the cores).  As in
+        Keras, ``x`` is cast to the model's dtype first (``x / 255.0`` is float64; a float32 model rounds
+        it to float32, as Keras's layers cast their inputs)."""
+        if tape.is_recording():
+            return self.call(x, training=training)
+        x = checks.features(self, x, "model(x)")
+        if backend.fast() and not training:
+            return Tensor(inference.direct_call(self, x))     # the line below, in pieces over the cores
+        return Tensor(np.array(self.forward(x, training=bool(training)), copy=True))
+
+    def call(self, inputs, training=None):
+        """Each layer called in turn, ``x = layer(x)``: on a tape, one node per layer (its backward as
+        its vector-Jacobian product).  Builds the model from ``inputs``' shape if it is not built."""
+        if not self.built:
+            self.build(np.shape(inputs)[1:])
+        x = inputs
+        for layer in self.layers:
+            x = layer(x, training=training)
+        return x
 
     # ------------------------------------------------------------------ one step, readable
     def forward(self, x, training=False):

@@ -15,11 +15,13 @@ Ctrl-C during ``apply`` is delivered after the last parameter has moved, never b
 """
 import math
 import numbers
+import warnings
 
 import numpy as np
 
 from . import backend
 from .engine import fast
+from .tape import Variable, as_array
 from .utils import interrupts_deferred
 
 
@@ -105,19 +107,50 @@ class Optimizer:
         rows = [position[id(p)] for p in params]
         return {slot: [arrays[i] for i in rows] for slot, arrays in self.state.items()}
 
-    def apply(self, params, grads):
+    def apply(self, params, grads, names=None):
         """One step: update every parameter in place from its gradient (:meth:`update`);
-        ``iterations += 1``."""
+        ``iterations += 1``.  A gradient None (a variable the loss does not depend on) leaves its
+        parameter and state as they are, with Keras's warning (``names``: the variables', for it)."""
         if not self.built:
             self.build(params)
         if len(params) == 0 and len(grads) == 0:
             return                                             # nothing trainable: no step, as in Keras
         if len(grads) != len(params):
             raise ValueError(f"{type(self).__name__}.apply: {len(params)} parameters but {len(grads)} gradients")
+        if any(g is None for g in grads):
+            missing = [names[i] if names else f"parameter {i} {params[i].shape}"
+                       for i, g in enumerate(grads) if g is None]
+            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss; they are "
+                          "left as they are, as Keras leaves them", stacklevel=2)
+            params, grads = [p for p, g in zip(params, grads) if g is not None], [g for g in grads if g is not None]
+            if not params:
+                self.iterations += 1
+                return
         state = self.state_of(params)
         with interrupts_deferred():
             self.update(params, grads, state)
             self.iterations += 1
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras's ``optimizer.apply_gradients(zip(grads, model.trainable_variables))``: one step of the
+        same :meth:`update` that ``fit`` runs, on the Variables' own arrays (a layer's weights change in
+        place).  The first call builds the optimizer for these variables (one state slot each, as Keras
+        keys them); later calls may pass them in any order, or some of them.  Returns ``iterations``."""
+        pairs = list(grads_and_vars)
+        params, grads = [], []
+        for g, v in pairs:
+            if not isinstance(v, Variable):
+                raise TypeError(f"apply_gradients takes (gradient, variable) pairs with tf.Variable variables "
+                                f"(model.trainable_variables), got a {type(v).__name__}")
+            params.append(v.array)
+            grads.append(None if g is None else np.ascontiguousarray(as_array(g), dtype=v.dtype))
+            if g is not None and grads[-1].shape != v.shape:
+                raise ValueError(f"apply_gradients: the gradient of {v.path} has shape {grads[-1].shape}, the "
+                                 f"variable {v.shape}")
+        if not self.built:
+            self.build(params)
+        self.apply(params, grads, names=[v.path for _, v in pairs])
+        return self.iterations
 
     def get_config(self):
         return {"name": self.name, "learning_rate": self.learning_rate}

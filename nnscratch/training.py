@@ -15,18 +15,21 @@ breakpoint in ``Dense.forward`` and ``fit`` stops there.  On the numba backend `
 same ``forward`` on one share of the rows per core (``engine/inference.py``).
 
 A model class supplies ``forward``, ``loss_and_gradient``, ``compute_gradients``, its
-``trainable_weights`` and its shapes; the API mirrors ``keras.Model``: ``compile``, ``fit``,
-``evaluate``, ``predict``, ``model(x)``, ``train_on_batch``, ``get_weights``, ``set_weights``,
-``summary`` and ``save``.
+``trainable_weights`` and its shapes: ``Sequential`` its hand-written ones (``models.py``), a model you
+subclass (``call``) those it inherits from ``subclassing.py``, where the gradients come from the tape.
+The API mirrors ``keras.Model`` (this class is ``tf.keras.Model``): ``compile``, ``fit``, ``evaluate``,
+``predict``, ``model(x)``, ``train_on_batch``, ``get_weights``, ``set_weights``, ``summary`` and ``save``.
 """
 import time
 
 import numpy as np
 
-from . import backend, checks, keras_format, losses, optimizers, saving
+from . import backend, checks, keras_format, losses, optimizers, saving, tape
 from .engine import fast, inference
+from .errors import NotImplementedInNnscratch
+from .layers import _snake_case, _unique_name
 from .progress import ProgressBar
-from .tape import Tensor
+from .subclassing import SubclassingAPI
 from .utils import make_rng
 
 
@@ -51,15 +54,26 @@ class History:
         return f"<History epochs={len(self.epoch)} keys={list(self.history)}>"
 
 
-class Model:
-    """The part of ``keras.Model`` every nnscratch model shares: compile, the training loop, inference,
-    weights and saving.  ``dtype``: ``'float32'`` (Keras's default) or ``'float64'`` (for tight
-    gradient checks).  ``seed``: seeds the shuffling of ``fit``; layers take their own ``seed``
-    argument.  Without seeds, :func:`nnscratch.utils.set_random_seed` makes everything repeatable."""
+class Model(SubclassingAPI):
+    """``keras.Model``: compile, the training loop, inference, weights and saving, shared by every
+    nnscratch model; subclass it with ``__init__`` (``super().__init__()``, then layers as attributes)
+    and ``call(self, inputs, training=None)``, as in Keras (``subclassing.py``).  ``name``: from the
+    class name by default (``MyModel`` -> ``'my_model'``, ``'my_model_1'``, ...).  ``dtype``: Keras's
+    ``floatx()`` (``'float32'``) by default, or ``'float64'`` (for tight gradient checks).  ``seed``:
+    seeds the shuffling of ``fit``; layers take their own ``seed`` argument.  Without seeds,
+    :func:`nnscratch.utils.set_random_seed` makes everything repeatable."""
+    _saveable = False              # model.save stores a Sequential's architecture; a call() is code
 
-    def __init__(self, name, dtype="float32", seed=None):
-        self.name = name
-        self.dtype = np.dtype(dtype)
+    def __init__(self, *args, name=None, dtype=None, seed=None, **kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            raise NotImplementedInNnscratch("keras.Model(inputs, outputs), Keras's functional API, is not "
+                                            "implemented in nnscratch yet: build a Sequential, or subclass "
+                                            "keras.Model with __init__ and call()")
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}; nnscratch's "
+                            "keras.Model takes name, dtype and seed")
+        self.name = name or _unique_name(_snake_case(type(self).__name__))
+        self.dtype = np.dtype(dtype or tape.floatx())
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"{type(self).__name__}: dtype must be 'float32' or 'float64', got {dtype!r}")
         self.seed = seed
@@ -256,19 +270,6 @@ class Model:
         bar.close()
         return out
 
-    def __call__(self, x, training=False):
-        """``model(x)``: the outputs for all of ``x`` (Keras's direct call); a new array, one ``forward``
-        over all rows (on the numba backend: in pieces of rows, split over the cores).
-
-        It is a :class:`~nnscratch.tape.Tensor`, as TensorFlow returns a ``tf.Tensor``: it answers
-        ``.numpy()``, so ``model(x_train[:1]).numpy()`` runs as in the tutorials.
-        As in Keras, ``x`` is cast to the model's dtype first (``x / 255.0`` is float64; a float32 model
-        rounds it to float32, as Keras's layers cast their inputs)."""
-        x = checks.features(self, x, "model(x)")
-        if backend.fast() and not training:
-            return Tensor(inference.direct_call(self, x))     # the line below, in pieces over the cores
-        return Tensor(np.array(self.forward(x, training=training), copy=True))
-
     # ------------------------------------------------------------------ weights
     def get_weights(self):
         """Copies of all parameters, trainable or frozen, Keras's order ``[W1, b1, W2, b2, ...]``."""
@@ -298,7 +299,13 @@ class Model:
     def save(self, filepath, overwrite=True):
         """Keras's ``save``: the whole model (architecture, weights, optimizer state) in the format the
         name ends in: ``.keras`` (Keras 3's format, which real Keras opens), ``.h5`` (Keras's legacy
-        HDF5) or ``.npz`` (nnscratch's own); written atomically (``saving.py``)."""
+        HDF5) or ``.npz`` (nnscratch's own); written atomically (``saving.py``).  A subclassed model's
+        architecture is its ``call`` code, which no file stores: it is refused before anything is
+        written (keep its weights with ``save_weights`` or ``get_weights``)."""
+        if not self._saveable:
+            raise ValueError(f"save: {self.name} is a subclassed model, whose architecture is its call() "
+                             "code, which a model file cannot store (Keras needs the class too); keep its "
+                             "weights with model.save_weights('....weights.h5') or model.get_weights()")
         saving.save_model(self, filepath, overwrite)
 
     def save_weights(self, filepath, overwrite=True):

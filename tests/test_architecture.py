@@ -19,7 +19,7 @@ STOREYS = [
               "checks", "progress", "summary", "fileio", "datasets"]),
     ("engine", ["engine", "backend"]),
     ("math", ["activations", "ops", "array_ops", "loss_functions", "layers", "conv", "losses", "optimizers"]),
-    ("models", ["saving", "keras_format", "h5_weights", "training", "models", "gradcheck", "data"]),
+    ("models", ["saving", "keras_format", "h5_weights", "subclassing", "training", "models", "gradcheck", "data"]),
     ("surface", ["keras", "nn", "math", "random", "saved_model", "__init__"]),
     ("apps", ["__main__", "workshop", "exercises", "zoo", "plotting"]),
 ]
@@ -27,7 +27,7 @@ STOREYS = [
 SEPARATE = {"neighbors": "base"}
 # The learner's rooms: the math a reader follows through one training step.
 LEARNER_ROOMS = ["models", "training", "layers", "conv", "activations", "losses", "optimizers", "gradcheck",
-                 "tape", "ops", "array_ops", "loss_functions"]
+                 "tape", "ops", "array_ops", "loss_functions", "subclassing"]
 LEARNER_MAX_LINES = 450
 # What a learner's room may import from the engine: the fast paths, row-split inference, the names of
 # the fused activations.  Never a loop directly.

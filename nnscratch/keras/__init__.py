@@ -21,6 +21,7 @@ behaviour is reproduced).
 """
 from ..version import __version__ as _nnscratch_version
 from ..tape import Variable
+from ..training import Model
 from . import activations, backend, datasets, layers, losses, models, ops, optimizers, utils
 from ._missing import NotImplementedInNnscratch, missing_attribute
 from .models import Sequential, load_model
@@ -30,7 +31,7 @@ config = backend                         # keras.config.floatx / set_floatx / ep
 __version__ = f"nnscratch {_nnscratch_version} (Keras 3 API subset)"
 KERAS_API = "3"
 
-__all__ = ["Sequential", "Variable", "load_model", "activations", "backend", "config", "datasets", "layers",
+__all__ = ["Sequential", "Model", "Variable", "load_model", "activations", "backend", "config", "datasets", "layers",
            "losses", "models", "ops", "optimizers", "utils", "NotImplementedInNnscratch", "__version__"]
 
 __getattr__ = missing_attribute("tf.keras", __all__[:-2])

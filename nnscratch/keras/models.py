@@ -6,6 +6,7 @@ nnscratch does not implement (``model.predict_classes``, ``model.fit_generator``
 """
 from .. import models as _models
 from .. import saving as _saving
+from ..training import Model  # noqa: F401  (keras.models.Model: subclass it, see subclassing.py)
 from ._missing import NotImplementedInNnscratch, message, missing_attribute
 
 _METHODS = ["add", "compile", "fit", "evaluate", "predict", "summary", "get_weights", "set_weights",
@@ -36,5 +37,5 @@ def save_model(model, filepath, overwrite=True):
     model.save(filepath, overwrite=overwrite)
 
 
-__all__ = ["Sequential", "load_model", "save_model"]
+__all__ = ["Sequential", "Model", "load_model", "save_model"]
 __getattr__ = missing_attribute("tf.keras.models", __all__)
