@@ -20,8 +20,10 @@ EDITS = {
                                "after": "(x_train, y_train), (x_test, y_test) = mnist.load_data()\n"},
     "mnist_mlp.py": {"epochs": "epochs = {}",
                      "after": "x_test = x_test.reshape(10000, 784)\n"},
+    "quickstart_experts.py": {"epochs": "EPOCHS = {}",
+                              "after": "x_test = x_test[..., tf.newaxis].astype(\"float32\")\n"},
 }
-TUTORIAL_EPOCHS = {"quickstart_beginner.py": 5, "mnist_mlp.py": 20}
+TUTORIAL_EPOCHS = {"quickstart_beginner.py": 5, "mnist_mlp.py": 20, "quickstart_experts.py": 5}
 
 
 def source(name, epochs=None, subset=None):
