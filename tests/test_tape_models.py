@@ -321,3 +321,47 @@ def test_a_subclassed_float64_model_trains_in_float64_and_evaluates_from_its_log
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
     assert sub.predict(x, verbose=0).min() < 1e-7                      # saturated: the clip would bite
     assert sub.evaluate(x, y, verbose=0) == pytest.approx(seq.evaluate(x, y, verbose=0), rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- a book's "from scratch" loop
+def _from_scratch_training(T, images, labels, start, steps=4, learning_rate=1e-2, batch_size=64):
+    """The MNIST network as the books rebuild it "from scratch in TensorFlow" (a naive Dense with a
+    tf.Variable kernel and bias, relu then softmax, sparse_categorical_crossentropy per sample, a
+    GradientTape, w.assign_sub): the same text runs with T = nnscratch and T = tensorflow."""
+    class NaiveDense:
+        def __init__(self, W, b, activation):
+            self.W, self.b, self.activation = T.Variable(W), T.Variable(b), activation
+
+        def __call__(self, inputs):
+            return self.activation(T.matmul(inputs, self.W) + self.b)
+
+    layers = [NaiveDense(start[0], start[1], T.nn.relu), NaiveDense(start[2], start[3], T.nn.softmax)]
+    weights = [w for layer in layers for w in (layer.W, layer.b)]
+    losses_seen = []
+    for step in range(steps):
+        x = images[step * batch_size:(step + 1) * batch_size]
+        y = labels[step * batch_size:(step + 1) * batch_size]
+        with T.GradientTape() as tape:
+            predictions = layers[1](layers[0](x))
+            per_sample = T.keras.losses.sparse_categorical_crossentropy(y, predictions)
+            average_loss = T.reduce_mean(per_sample)
+        gradients = tape.gradient(average_loss, weights)
+        for g, w in zip(gradients, weights):
+            w.assign_sub(g * learning_rate)
+        losses_seen.append(float(average_loss))
+    return [w.numpy() for w in weights], losses_seen
+
+
+def test_a_from_scratch_loop_as_the_books_write_it_runs_as_in_tensorflow(mnist_data):
+    """float32, real MNIST: the same weights and losses as TensorFlow after every step, to float32's
+    rounding (the softmax is TensorFlow's tf.nn.softmax: no logits shortcut on either side)."""
+    X, _, _, _, labels, _ = mnist_data
+    rng = np.random.default_rng(0)
+    start = [rng.uniform(0, 0.1, (784, 64)).astype(np.float32), np.zeros(64, np.float32),
+             rng.uniform(0, 0.1, (64, 10)).astype(np.float32), np.zeros(10, np.float32)]
+    ours, our_losses = _from_scratch_training(ns, X, labels, start)
+    theirs, their_losses = _from_scratch_training(tf, X, labels, start)
+    np.testing.assert_allclose(our_losses, their_losses, rtol=1e-5)
+    assert our_losses[-1] < our_losses[0]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
