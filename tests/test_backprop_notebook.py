@@ -50,6 +50,13 @@ def test_every_gradient_by_hand_equals_the_models(executed):
     assert error < 1e-6
 
 
+def test_the_tape_finds_the_same_gradients(executed):
+    """The forward lines again, on nnscratch's GradientTape: the tape's six gradients equal ours."""
+    rows = dict(re.findall(r"^(\w+)\s+\([\d, ]*\)\s+largest difference from the tape: (\S+)$", _stdout(executed), re.M))
+    assert set(rows) == {"dW1", "db1", "dW2", "db2", "dW3", "db3"}, rows
+    assert all(float(v) < 1e-12 for v in rows.values()), rows
+
+
 def test_write_your_own_checks_trains_and_matches_keras(executed):
     text = _stdout(executed)
     assert text.count("-> PASS") == 3                       # softplus in a Dense, Scale, the whole model
