@@ -221,3 +221,34 @@ def test_a_softmax_layer_gives_its_logits_to_the_loss_as_keras_s_does():
         assert loss.numpy() == pytest.approx(expected, rel=1e-12)      # not clipped at 1e-7
         dz = (np.exp(z) / np.exp(z).sum(1, keepdims=True) - y) / 2
         close(tape.gradient(loss, head.trainable_variables)[0].numpy(), x.T @ dz, 1e-12)
+
+
+def test_a_convnet_of_layers_equals_the_same_convnet_written_with_elementary_operations(each_backend):
+    """Conv2D(relu) -> MaxPooling2D(2) -> Flatten -> Dense(softmax) -> cross-entropy as layers (one node
+    each: conv.py's backward passes) and as gather (im2col), matmul, relu, reshape, reduce_max,
+    log_softmax (one node per operation): the same loss and gradients."""
+    rng = np.random.default_rng(9)
+    N, H, W, C, F, k = 3, 6, 6, 2, 4, 3
+    x, y = rng.normal(size=(N, H, W, C)), np.eye(5)[rng.integers(0, 5, N)]
+    conv, pool, flat, dense = (Conv2D(F, k, activation="relu", seed=1, dtype="float64"),
+                               MaxPooling2D(2, dtype="float64"), L.Flatten(dtype="float64"),
+                               L.Dense(5, activation="softmax", seed=2, dtype="float64"))
+    with ns.GradientTape() as tape:
+        loss = ns.keras.losses.CategoricalCrossentropy(dtype="float64")(y, dense(flat(pool(conv(x)))))
+    variables = conv.trainable_variables + dense.trainable_variables
+    layer_grads = tape.gradient(loss, variables)
+    K, b, V, c = variables
+    OH, OW = H - k + 1, W - k + 1
+    n, r, s, i, j = np.ix_(range(N), range(OH), range(OW), range(k), range(k))
+    rows = n * H * W + (r + i) * W + (s + j)                              # (N, OH, OW, k, k): im2col's rows
+    with ns.GradientTape() as tape:
+        cols = ns.gather(ns.reshape(ns.constant(x), (-1, C)), rows)       # (N, OH, OW, k, k, C)
+        z = ns.matmul(ns.reshape(cols, (N * OH * OW, k * k * C)), ns.reshape(K, (k * k * C, F))) + b
+        a = ns.reshape(ns.nn.relu(z), (N, OH // 2, 2, OW // 2, 2, F))
+        pooled = ns.reduce_max(a, axis=(2, 4))                            # 2x2 windows, no ties here
+        logits = ns.matmul(ns.reshape(pooled, (N, -1)), V) + c
+        by_ops = -ns.reduce_mean(ns.reduce_sum(y * ns.nn.log_softmax(logits), axis=1))
+    op_grads = tape.gradient(by_ops, variables)
+    close(loss.numpy(), by_ops.numpy(), 1e-12)
+    for g_layers, g_ops in zip(layer_grads, op_grads):
+        close(g_layers.numpy(), g_ops.numpy(), 1e-12)
