@@ -20,13 +20,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow is impo
 from .masks import KerasDropoutMasks, keras_keep_mask, replay_keras_masks  # noqa: E402
 from .models import (  # noqa: E402
     ProbabilityCrossentropy, build_1layer, build_3layer, build_convnet, keras_floatx, keras_loss_like,
-    keras_optimizer_like,
+    keras_metric_like, keras_optimizer_like, keras_schedule_like,
     keras_twin, nnscratch_1layer, nnscratch_3layer, workshop_pair,
 )
 from .transfer import nnscratch_twin, to_keras, to_nnscratch  # noqa: E402
 
 __all__ = [
     "build_1layer", "build_3layer", "build_convnet", "nnscratch_1layer", "nnscratch_3layer", "workshop_pair",
-    "keras_twin", "nnscratch_twin", "keras_optimizer_like", "keras_loss_like", "keras_floatx", "ProbabilityCrossentropy",
+    "keras_twin", "nnscratch_twin", "keras_optimizer_like", "keras_loss_like", "keras_metric_like",
+    "keras_schedule_like", "keras_floatx", "ProbabilityCrossentropy",
     "to_keras", "to_nnscratch", "KerasDropoutMasks", "keras_keep_mask", "replay_keras_masks",
 ]

@@ -73,16 +73,17 @@ class ProbabilityCrossentropy(keras.losses.Loss):
     """
 
     def __init__(self, name="probability_crossentropy", reduction="sum_over_batch_size", dtype=None,
-                 sparse=False, from_logits=False):
+                 sparse=False, from_logits=False, binary=False):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.sparse, self.from_logits = bool(sparse), bool(from_logits)
+        self.sparse, self.from_logits, self.binary = bool(sparse), bool(from_logits), bool(binary)
 
     def call(self, y_true, y_pred):
         fn = keras.losses.sparse_categorical_crossentropy if self.sparse else keras.losses.categorical_crossentropy
+        fn = keras.losses.binary_crossentropy if self.binary else fn
         return fn(y_true, tf.identity(y_pred), from_logits=self.from_logits)
 
     def get_config(self):
-        return {**super().get_config(), "sparse": self.sparse, "from_logits": self.from_logits}
+        return {**super().get_config(), "sparse": self.sparse, "from_logits": self.from_logits, "binary": self.binary}
 
 
 def keras_loss_like(nn_loss, dtype, kind="keras", fused=False):
@@ -90,12 +91,13 @@ def keras_loss_like(nn_loss, dtype, kind="keras", fused=False):
     ``from_logits`` (``kind='keras'``), or, with ``kind='consistent'`` and no softmax head
     (``fused=False``), :class:`ProbabilityCrossentropy` configured alike."""
     nn_loss = nn_losses.get(nn_loss if nn_loss is not None else "categorical_crossentropy")
-    if kind == "keras" or (kind == "consistent" and fused):
-        cls = (keras.losses.SparseCategoricalCrossentropy if nn_loss.sparse
-               else keras.losses.CategoricalCrossentropy)
-        return cls(from_logits=nn_loss.from_logits, dtype=dtype)
+    config = {k: v for k, v in nn_loss.get_config().items() if k != "name"}
+    stock = getattr(keras.losses, type(nn_loss).__name__)(**config, dtype=dtype)   # the same class and arguments
+    if kind == "keras" or (kind == "consistent" and (fused or nn_loss.fuses is None)):
+        return stock
     if kind == "consistent":
-        return ProbabilityCrossentropy(dtype=dtype, sparse=nn_loss.sparse, from_logits=nn_loss.from_logits)
+        return ProbabilityCrossentropy(dtype=dtype, sparse=nn_loss.sparse, from_logits=nn_loss.from_logits,
+                                       binary=nn_loss.fuses == "sigmoid")
     raise ValueError(f"loss must be 'consistent' or 'keras', got {kind!r}")
 
 
@@ -105,18 +107,38 @@ def _keras_loss(kind, dtype, fused, nn_loss=None):
 
 def keras_optimizer_like(optimizer):
     """A fresh Keras optimizer with the hyperparameters of an nnscratch one (or a name: 'adam', 'sgd',
-    'rmsprop')."""
+    'rmsprop'); a learning-rate schedule becomes Keras's schedule of the same class and arguments."""
     opt = nn_optimizers.get(optimizer)
+    lr = float(opt.learning_rate) if opt.schedule is None else keras_schedule_like(opt.schedule)
     if isinstance(opt, nn_optimizers.Adam):
-        return keras.optimizers.Adam(learning_rate=opt.learning_rate, beta_1=opt.beta_1,
+        return keras.optimizers.Adam(learning_rate=lr, beta_1=opt.beta_1,
                                      beta_2=opt.beta_2, epsilon=opt.epsilon)
     if isinstance(opt, nn_optimizers.SGD):
-        return keras.optimizers.SGD(learning_rate=opt.learning_rate, momentum=opt.momentum,
+        return keras.optimizers.SGD(learning_rate=lr, momentum=opt.momentum,
                                     nesterov=opt.nesterov)
     if isinstance(opt, nn_optimizers.RMSprop):
-        return keras.optimizers.RMSprop(learning_rate=opt.learning_rate, rho=opt.rho, momentum=opt.momentum,
+        return keras.optimizers.RMSprop(learning_rate=lr, rho=opt.rho, momentum=opt.momentum,
                                         epsilon=opt.epsilon, centered=opt.centered)
     raise ValueError(f"no Keras twin for optimizer {opt!r}")
+
+
+def keras_schedule_like(schedule):
+    """Keras's learning-rate schedule of the same class and arguments as an nnscratch one."""
+    return getattr(keras.optimizers.schedules, type(schedule).__name__)(**schedule.get_config())
+
+
+def keras_metric_like(metric, dtype="float32"):
+    """A Keras metric for an nnscratch metric identifier: strings as they are, metric objects as
+    Keras's class of the same name, arguments and dtype (``dtype``: for the strings, which Keras
+    makes in ``floatx()``: use :func:`keras_floatx` around ``compile``)."""
+    if isinstance(metric, str):
+        return metric
+    config = {k: v for k, v in metric.get_config().items() if k != "dtype"}
+    dtype = metric.dtype.name
+    for extra in ("threshold", "k", "init_thresholds", "top_k", "class_id"):
+        if hasattr(metric, extra) and extra not in config:
+            config["thresholds" if extra == "init_thresholds" else extra] = getattr(metric, extra)
+    return getattr(keras.metrics, type(metric).__name__)(**config, dtype=dtype)
 
 
 # ---------------------------------------------------------------------------- the workshop's models

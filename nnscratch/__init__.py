@@ -16,6 +16,7 @@ import importlib
 from .version import __version__
 
 from . import activations, datasets, gradcheck, initializers, layers, losses, nn, optimizers, utils
+from . import callbacks, elementwise_losses, metrics, monitors, schedules, version
 from .backend import get_backend, set_backend
 from .errors import NotImplementedInNnscratch
 from .models import History, Sequential
@@ -59,7 +60,8 @@ def __dir__():
 
 
 __all__ = ["Sequential", "History", "load_model", "set_random_seed", "set_backend", "get_backend",
-           "keras", "saved_model", "activations", "datasets", "nn", "math", "random", "data",
+           "keras", "saved_model", "activations", "callbacks", "datasets", "elementwise_losses", "metrics", "nn",
+           "math", "random", "data", "schedules", "version",
            "gradcheck", "initializers", "layers", "losses", "optimizers", "utils", "__version__",
            "Tensor", "Variable", "GradientTape", "constant", "convert_to_tensor", "function",
            "NotImplementedInNnscratch"]

@@ -8,6 +8,38 @@ import numbers
 import numpy as np
 
 
+from .errors import NotImplementedInNnscratch  # noqa: E402,F401  (raised by refuse_unimplemented below)
+
+
+def refuse_unimplemented(what, arguments, accepted=None):
+    """Raise :class:`NotImplementedInNnscratch` naming the first Keras argument in ``arguments`` (a
+    dict of name -> value) whose value is not one nnscratch implements.  ``accepted``: name -> a
+    function telling whether a value is implemented (default: only ``None``)."""
+    accepted = accepted or {}
+    for name, value in arguments.items():
+        ok = accepted.get(name, lambda v: v is None)
+        if not ok(value):
+            raise NotImplementedInNnscratch(f"{what}: the Keras argument {name}={value!r} is not implemented "
+                                            "in nnscratch (a from-scratch subset of Keras)")
+
+
+def replace_weights(own, weights, what, owner="the model"):
+    """Copy ``weights`` (a list, Keras's order and shapes) into the arrays ``own``, after checking the
+    count, every shape and that all values are finite (nothing is copied if any check fails)."""
+    weights = list(weights)
+    if len(weights) != len(own):
+        raise ValueError(f"{what}: {owner} has {len(own)} weight arrays "
+                         f"({', '.join(str(w.shape) for w in own)}) but {len(weights)} were given")
+    for i, (w, new) in enumerate(zip(own, weights)):
+        new = np.asarray(new)
+        if new.shape != w.shape:
+            raise ValueError(f"{what}: weight {i} must have shape {w.shape}, got {new.shape}")
+        if not np.all(np.isfinite(new)):
+            raise ValueError(f"{what}: weight {i} contains NaN or infinite values")
+    for w, new in zip(own, weights):
+        w[...] = new
+
+
 def positive_int(value, what, default=None):
     """``value`` as an int >= 1 (``None`` gives ``default``).  Refuses bools, floats and strings, which
     ``int()`` would silently turn into another number (2.7 -> 2, True -> 1)."""
@@ -112,17 +144,55 @@ def features_and_targets(model, x, y, what):
 
 
 def targets(loss, y, n, num_classes, dtype, what):
-    """``y`` in the form ``loss`` takes: integer labels ``(N,)`` for a sparse loss
-    (:func:`integer_labels`), one-hot (or probability) rows ``(N, C)`` (:func:`one_hot_rows`) for the
+    """``y`` in the form ``loss`` takes (``loss.targets``): integer labels ``(N,)`` for a sparse loss
+    (:func:`integer_labels`), any finite numbers ``(N, C)`` for the regression and binary losses
+    (:func:`target_values`), one-hot (or probability) rows ``(N, C)`` (:func:`one_hot_rows`) for the
     other cross-entropies, and any numbers (one row per sample) for a loss function of your own."""
     if loss is not None and loss.sparse is None:          # a loss function of your own: any numbers
         y = _numbers(y, what)
         if len(y) != n:
             raise ValueError(f"{what}: x has {n} samples but y has {len(y)}")
         return np.ascontiguousarray(y, dtype=dtype)
-    if loss is not None and loss.sparse:
+    kind = getattr(loss, "targets", "rows") if loss is not None else "rows"
+    if kind == "labels":
         return integer_labels(y, n, num_classes, what)
+    if kind == "values":
+        return target_values(y, n, num_classes, dtype, what)
     return one_hot_rows(y, n, num_classes, dtype, what)
+
+
+def target_values(y, n, num_classes, dtype, what):
+    """Finite numbers of shape ``(N, C)`` in ``dtype``; ``(N,)`` is taken as ``(N, 1)`` when the output
+    has one unit (Keras's ``squeeze_or_expand_to_same_rank``)."""
+    y = _numbers(y, what)
+    if y.ndim == 1 and num_classes == 1:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[1] != num_classes:
+        raise ValueError(f"{what}: y has shape {y.shape} but the output layer has {num_classes} units; "
+                         f"targets must have shape ({n}, {num_classes})"
+                         + (" (for integer class labels use loss='sparse_categorical_crossentropy')"
+                            if y.ndim == 1 else ""))
+    if len(y) != n:
+        raise ValueError(f"{what}: x has {n} samples but y has {len(y)}")
+    y = np.ascontiguousarray(y, dtype=dtype)
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{what}: y contains NaN or infinite values")
+    return y
+
+
+def sample_weights(w, n, dtype, what):
+    """Per-sample weights ``(N,)`` in ``dtype`` (a trailing axis of size 1 dropped), finite, or None."""
+    if w is None:
+        return None
+    w = _numbers(w, f"{what} (sample_weight)")
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    if w.ndim != 1 or len(w) != n:
+        raise ValueError(f"{what}: sample_weight must have one weight per sample, shape ({n},), got {w.shape}")
+    w = np.ascontiguousarray(w, dtype=dtype)
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{what}: sample_weight contains NaN or infinite values")
+    return w
 
 
 def _numbers(y, what):

@@ -168,13 +168,23 @@ def check_layer(layer, x, training=True, h=1e-5, max_entries=None, tol=DEFAULT_T
 
 
 @on_backend
-def check_loss(kind, y, pred, h=1e-5, tol=DEFAULT_TOL):
+def check_loss(kind, y, pred, h=1e-5, tol=DEFAULT_TOL, sample_weight=None):
     """Check a loss's gradient.  ``kind='softmax'``: ``pred`` are logits ``z`` and the fused gradient
     ``(softmax(z) - y)/N`` is checked against ``softmax_crossentropy_from_logits``; ``kind=
     'probability'``: ``pred`` are outputs ``p`` (e.g. sigmoid) and ``categorical_crossentropy_gradient``
-    is checked against ``categorical_crossentropy``.  ``backend``: ``'numpy'`` (default) or ``'numba'``."""
+    is checked against ``categorical_crossentropy``.  ``kind`` may also be a loss object
+    (``MeanSquaredError()``, ``BinaryCrossentropy(from_logits=True)``, ...): its
+    ``value_and_gradient``, weighted by ``sample_weight (N,)`` if given.  ``backend``: ``'numpy'``
+    (default) or ``'numba'``."""
     y = np.asarray(y, dtype=np.float64)
     pred = np.array(pred, dtype=np.float64)
+    if isinstance(kind, losses.Loss):
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        f = lambda: float(kind.value_and_gradient(y, pred, sample_weight=w)[0])         # noqa: E731
+        analytic = np.array(kind.value_and_gradient(y, pred, sample_weight=w)[1])
+        report = Report(f"{kind!r}" + (" with sample weights" if w is not None else ""), tol)
+        report.add("prediction", pred.shape, numerical_gradient(f, pred, h), analytic.reshape(-1))
+        return report
     if kind == "softmax":
         from .activations import softmax
         f = lambda: losses.softmax_crossentropy_from_logits(y, pred)
@@ -190,27 +200,28 @@ def check_loss(kind, y, pred, h=1e-5, tol=DEFAULT_TOL):
 
 
 @on_backend
-def check_model(model, x, y, training=True, h=1e-5, max_entries=200, tol=DEFAULT_TOL, seed=0):
-    """Check every trainable parameter tensor of a float64 ``Sequential`` end to end (loss included),
-    and the input.  Large tensors are checked on ``max_entries`` random entries each (``None``: all).
-    The layers of a nested ``Sequential`` are checked in their place (``outer/inner/dense/kernel``).
-    ``backend``: ``'numpy'`` (default) or ``'numba'``."""
+def check_model(model, x, y, training=True, h=1e-5, max_entries=200, tol=DEFAULT_TOL, seed=0, sample_weight=None):
+    """Check every trainable parameter tensor of a float64 ``Sequential`` end to end (loss included,
+    weighted by ``sample_weight (N,)`` if given), and the input.  Large tensors are checked on
+    ``max_entries`` random entries each (``None``: all).  The layers of a nested ``Sequential`` are
+    checked in their place (``outer/inner/dense/kernel``).  ``backend``: ``'numpy'`` (default) or ``'numba'``."""
     if model.dtype != np.float64:
         raise ValueError("check_model: create the model with Sequential(dtype='float64') for a meaningful check")
     rng = np.random.default_rng(seed)
     x = np.array(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64 if np.asarray(y).dtype.kind == "f" else np.int64)
+    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if not model.built:
         model.build(x.shape[1:])
     rewind = _rewinder(model.all_layers())           # every Dropout, nested ones too
 
     def loss():
         rewind()
-        return float(model.loss_and_gradient(y, model.forward(x, training=training))[0])
+        return float(model.loss_and_gradient(y, model.forward(x, training=training), sw)[0])
 
     rewind()
     p = model.forward(x, training=training)
-    dx = model.backward(model.loss_and_gradient(y, p)[1], input_grad=True)
+    dx = model.backward(model.loss_and_gradient(y, p, sw)[1], input_grad=True)
     analytic = [g.copy() for g in model.gradients]
     report = Report(f"model {model.name}", tol)
     for (name, w), g in zip(_named_trainable_weights(model), analytic):   # the same order as gradients

@@ -174,14 +174,28 @@ def loss_config(model):
     loss = model.compiled_loss
     if not isinstance(model.loss, losses.Loss):                 # a name or a function: Keras's name of it
         return type(loss).name
-    config = {"name": loss.name, "reduction": loss.reduction, "from_logits": loss.from_logits}
-    config.update({"ignore_class": None} if loss.sparse else {"label_smoothing": 0.0, "axis": -1})
+    config = {"name": loss.name, "reduction": loss.reduction,
+              **{k: v for k, v in loss.get_config().items() if k != "name"}}
+    if loss.sparse:
+        config["ignore_class"] = None
+    elif "from_logits" in config:
+        config.update({"label_smoothing": config.get("label_smoothing", 0.0), "axis": -1})
     return {"module": "keras.losses", "class_name": type(loss).__name__, "config": config, "registered_name": None}
+
+
+def known_metric(name):
+    """True if ``metrics.get`` knows the metric ``name`` (a Keras name or class name)."""
+    from . import metrics as metrics_module
+    try:
+        metrics_module.get(name)
+        return True
+    except (ValueError, NotImplementedError):
+        return False
 
 
 def compile_config(model):
     return {"optimizer": optimizer_config(model.optimizer), "loss": loss_config(model), "loss_weights": None,
-            "metrics": ["accuracy"] if model.metrics else None, "weighted_metrics": None,
+            "metrics": model.storable_metrics() or None, "weighted_metrics": None,
             "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
@@ -659,7 +673,7 @@ class Plan:
                 return name                              # as compile() got it, as Keras keeps it
             except ValueError as e:
                 fail(f"{e} (load with compile=False to read the model without its loss)")
-        classes = {c.__name__: c for c in losses.LOSSES.values()}
+        classes = {n: registry.get(n, "loss") for n in registry.names("loss") if registry.get(n, "loss").__name__ == n}
         if kind not in classes:
             fail(f"the loss is a {kind!r}; nnscratch implements {', '.join(classes)} (load with compile=False "
                  "to read the model without it)")
@@ -682,15 +696,15 @@ class Plan:
         fail = self.fail
         if value is None:
             return []
-        names = ("accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy")
-        classes = ("CategoricalAccuracy", "SparseCategoricalAccuracy")
         if not isinstance(value, list) or len(value) > 16:
             fail(f"the metrics must be a list, got {value!r:.80}")
+        names = []
         for item in value:
             kind, _ = keras_object(item, "a metric", fail)
-            if kind not in names + classes:
-                fail(f"the metric {kind!r} is not one nnscratch computes ('accuracy'); load with compile=False")
-        return ["accuracy"] if value else []
+            if not isinstance(kind, str) or (kind.lower() not in ("accuracy", "acc") and not known_metric(kind)):
+                fail(f"the metric {kind!r} is not one nnscratch computes; load with compile=False")
+            names.append(kind)
+        return names
 
     # ------------------------------------------------------------------ generators, building
     def rng_owners(self):

@@ -26,7 +26,7 @@ import threading
 import numpy as np
 
 from . import activations as activations_module
-from . import backend, initializers, registry, tape
+from . import backend, checks, initializers, registry, tape
 from .array_ops import cast
 from .counter_random import counter_uniform, new_key
 from .engine import fast, inference
@@ -188,6 +188,15 @@ class Layer:
     def trainable_variables(self):
         """:attr:`variables`, or none for a frozen layer (``layer.trainable = False``)."""
         return self.variables if self.trainable else []
+
+    def get_weights(self):
+        """Copies of this layer's parameters (``[kernel, bias]`` for a Dense), as Keras's ``layer.get_weights()``."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Copy ``weights`` (this layer's order and shapes) into its parameter arrays, in place, so the
+        model (and its optimizer) keep using the same arrays."""
+        checks.replace_weights(self.weights, weights, f"{self.name}.set_weights", f"layer {self.name}")
 
     def get_config(self):
         return {"name": self.name}

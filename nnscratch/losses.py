@@ -3,7 +3,11 @@
 Notation: ``y (N, C)`` one-hot (or any rows of non-negative weights summing to 1) targets,
 ``labels (N,)`` integer class indices (the sparse losses), ``p (N, C)`` the network's output,
 ``z (N, C)`` logits (the input of a softmax).  Every loss is the **mean over the batch** of
-per-sample losses (Keras's "sum over batch size"), so every gradient carries a factor ``1/N``.
+per-sample losses ``L_i`` (Keras's "sum over batch size"), so every gradient carries a factor ``1/N``.
+With sample weights ``w (N,)`` (``fit(sample_weight=...)``, ``class_weight``) Keras divides by the
+batch size still: ``L = sum_i w_i L_i / N``, and row ``i`` of the gradient is multiplied by ``w_i``
+(:meth:`Loss.weighted`).  The regression and binary losses (``MeanSquaredError``,
+``MeanAbsoluteError``, ``BinaryCrossentropy``) live in ``elementwise_losses.py``.
 
 The formulas (``keras/src/backend/tensorflow/nn.py`` in Keras 3)
 ------------------------------------------------------------------
@@ -40,20 +44,15 @@ Which formula a model trains on (``Sequential.loss_and_gradient``)
   workshop's first model at ``evaluate``); nnscratch does not copy that swap, and ``keras_reference``
   shows both numbers side by side.
 
-The loss objects
-----------------
-:class:`CategoricalCrossentropy` and :class:`SparseCategoricalCrossentropy` are Keras's classes: give
-them to ``compile`` (or the names ``'categorical_crossentropy'``, ``'sparse_categorical_crossentropy'``),
-or call them, ``loss_fn(y_true, y_pred)``, for the batch's loss as a 0-d :class:`~nnscratch.tensor.Tensor`
-(``.numpy()`` works; it is NumPy underneath).  A model trains through their
-:meth:`Loss.value_and_gradient` and :meth:`Loss.logits_value_and_gradient`, where the engine's fused
-pass (``engine/fast.py``) sits in one line beside each plain formula.
+The loss objects (Keras's classes, :class:`CategoricalCrossentropy` and
+:class:`SparseCategoricalCrossentropy`) train a model through :meth:`Loss.value_and_gradient` and
+:meth:`Loss.logits_value_and_gradient`, where the engine's fused pass sits in one line beside each formula.
 """
 import warnings
 
 import numpy as np
 
-from . import activations, backend, checks, tape
+from . import activations, backend, checks, registry, tape
 from .engine import fast
 from .ops import reduce_mean
 from .loss_functions import categorical_crossentropy as _per_sample_categorical
@@ -70,11 +69,16 @@ def _row_sums(p):
     return np.where(s > 0, s, 1).astype(p.dtype, copy=False)
 
 
-def categorical_crossentropy(y, p):
-    """``L = mean_i -sum_j y_ij log clip(p_ij / sum_k p_ik, eps, 1-eps)``.  ``y, p: (N, C) -> scalar``."""
+def categorical_crossentropy_per_sample(y, p):
+    """``L_i = -sum_j y_ij log clip(p_ij / sum_k p_ik, eps, 1-eps)``.  ``y, p: (N, C) -> (N,)``."""
     q = p / _row_sums(p)
     q = np.clip(q, EPSILON, 1 - EPSILON)
-    return -np.sum(y * np.log(q)) / y.shape[0]
+    return -np.sum(y * np.log(q), axis=-1)
+
+
+def categorical_crossentropy(y, p):
+    """``L = mean_i L_i`` of :func:`categorical_crossentropy_per_sample`.  ``y, p: (N, C) -> scalar``."""
+    return np.sum(categorical_crossentropy_per_sample(y, p)) / y.shape[0]
 
 
 def categorical_crossentropy_gradient(y, p):
@@ -94,15 +98,20 @@ def categorical_crossentropy_gradient(y, p):
     return (g - np.sum(g * q, axis=-1, keepdims=True)) / s
 
 
-def softmax_crossentropy_from_logits(y, z):
-    """``L = mean_i ( logsumexp(z_i) - sum_j y_ij z_ij )``, the cross-entropy of ``softmax(z)``.
+def softmax_crossentropy_from_logits_per_sample(y, z):
+    """``L_i = logsumexp(z_i) - sum_j y_ij z_ij``, the cross-entropy of ``softmax(z_i)``.
 
     ``logsumexp(z_i) = m_i + log sum_k exp(z_ik - m_i)`` with ``m_i = max_k z_ik`` (no overflow).
-    ``y, z: (N, C) -> scalar``.  (Targets are assumed to sum to 1 per row, as one-hot rows do.)
+    ``y, z: (N, C) -> (N,)``.  (Targets are assumed to sum to 1 per row, as one-hot rows do.)
     """
     m = z.max(axis=-1, keepdims=True)
     logsumexp = m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))
-    return np.sum(y * (logsumexp - z)) / y.shape[0]
+    return np.sum(y * (logsumexp - z), axis=-1)
+
+
+def softmax_crossentropy_from_logits(y, z):
+    """``L = mean_i L_i`` of :func:`softmax_crossentropy_from_logits_per_sample`.  ``y, z: (N, C) -> scalar``."""
+    return np.sum(softmax_crossentropy_from_logits_per_sample(y, z)) / y.shape[0]
 
 
 def softmax_crossentropy_from_logits_gradient(y, p):
@@ -115,16 +124,21 @@ def softmax_crossentropy_from_logits_gradient(y, p):
     return (p - y) / y.shape[0]
 
 
-def sparse_categorical_crossentropy(labels, p):
-    """``L = mean_i ( log sum_k c_ik - log c_i,labels_i )`` with ``c = clip(p, eps, 1 - eps)``.
+def sparse_categorical_crossentropy_per_sample(labels, p):
+    """``L_i = log sum_k c_ik - log c_i,labels_i`` with ``c = clip(p, eps, 1 - eps)``.
 
     Keras's sparse ``from_logits=False``: ``log(c)`` fed to ``sparse_softmax_cross_entropy_with_logits``,
-    i.e. ``logsumexp(log c_i) - log c_i,labels_i``.  ``labels: (N,)`` integers, ``p: (N, C) -> scalar``.
+    i.e. ``logsumexp(log c_i) - log c_i,labels_i``.  ``labels: (N,)`` integers, ``p: (N, C) -> (N,)``.
     """
     labels = np.asarray(labels).astype(np.int64, copy=False)       # as Keras casts them
     c = np.clip(p, EPSILON, 1 - EPSILON)
     rows = np.arange(len(labels))
-    return np.sum(np.log(np.sum(c, axis=-1)) - np.log(c[rows, labels])) / len(labels)
+    return np.log(np.sum(c, axis=-1)) - np.log(c[rows, labels])
+
+
+def sparse_categorical_crossentropy(labels, p):
+    """``L = mean_i L_i`` of :func:`sparse_categorical_crossentropy_per_sample`.  ``-> scalar``."""
+    return np.sum(sparse_categorical_crossentropy_per_sample(labels, p)) / len(labels)
 
 
 def sparse_categorical_crossentropy_gradient(labels, p):
@@ -152,22 +166,26 @@ def one_hot(labels, num_classes, dtype):
 
 # ============================================================================ the loss objects
 class Loss:
-    """A Keras loss object: ``loss_fn(y_true, y_pred)`` and the two methods a model trains with.
+    """A Keras loss object: ``loss_fn(y_true, y_pred, sample_weight=None)``, the per-sample losses
+    :meth:`call` (Keras's name), and the two methods a model trains with.
 
-    ``from_logits``: ``y_pred`` holds logits ``z`` (the output of a layer without softmax) rather than
-    probabilities.  ``dtype``: the dtype ``loss_fn(...)`` computes in (default Keras's ``floatx()``,
-    float32 unless ``keras.backend.set_floatx``); a model's training computes in the model's own dtype.
-    Only Keras's reduction ``'sum_over_batch_size'`` (the batch mean) is implemented.
-    """
+    ``from_logits``: ``y_pred`` holds logits ``z`` rather than probabilities.  ``dtype``: what
+    ``loss_fn(...)`` computes in (Keras's ``floatx()``); a model trains in its own dtype.  Only the
+    reduction ``'sum_over_batch_size'`` (``sum_i w_i L_i / N``) is implemented.  A subclass names its
+    ``targets`` (``'rows'``, ``'labels'``, ``'values'``) and the output activation whose input it
+    ``fuses`` with, as Keras does (``'softmax'`` for the cross-entropies)."""
     name = "loss"
     sparse = False        # True: targets are integer class indices (N,), else rows (N, C)
+    targets = "rows"      # what checks.targets makes of y: 'rows', 'labels' or 'values'
+    fuses = "softmax"     # the output activation whose input z this loss takes (Keras's shortcut), or None
 
     def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None, dtype=None):
         if not isinstance(from_logits, (bool, np.bool_)):
             raise ValueError(f"{type(self).__name__}: from_logits must be True or False, got {from_logits!r}")
         if reduction != "sum_over_batch_size":
-            raise ValueError(f"{type(self).__name__}: reduction={reduction!r} is not implemented in nnscratch; "
-                             "it computes Keras's default 'sum_over_batch_size' (the mean over the batch)")
+            raise checks.NotImplementedInNnscratch(
+                f"{type(self).__name__}: reduction={reduction!r} is not implemented in nnscratch; it "
+                "computes Keras's default 'sum_over_batch_size' (the mean over the batch)")
         self.from_logits = bool(from_logits)
         self.reduction = reduction
         if name is not None:
@@ -177,20 +195,14 @@ class Loss:
             raise ValueError(f"{type(self).__name__}: dtype must be 'float32' or 'float64', got {dtype!r}")
 
     # --------------------------------------------------------------------- called by the user
-    def __call__(self, y_true, y_pred):
-        """The batch's mean loss as a 0-d :class:`~nnscratch.tape.Tensor` (``.numpy()`` gives a NumPy
-        scalar): :meth:`compute` in ``self.dtype``."""
-        return self.compute(y_true, y_pred)
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The batch's loss ``sum_i w_i L_i / N`` (``w = 1`` without weights), a 0-d Tensor in ``self.dtype``."""
+        return self.compute(y_true, y_pred, sample_weight=sample_weight)
 
-    def compute(self, y_true, y_pred, dtype=None):
-        """The batch's mean loss as a 0-d Tensor, computed in ``dtype`` (default ``self.dtype``; a model
-        trains in its own).  As Keras's ``Loss.__call__``, both arguments are first converted to it
-        (float32 by default).  The output of a Keras softmax (a softmax layer, ``keras.ops.softmax``)
-        remembers its input, and the loss computes from that input with the fused form, as Keras's does.
-
-        On a ``GradientTape`` the call is ONE node of the tape whose vector-Jacobian product is this
-        loss's own gradient (:meth:`value_and_gradient`: ``dL/dp``, or ``dL/dz`` from the logits), as a
-        layer's is its own backward: ``d(input) = g * dL/d(input)``."""
+    def compute(self, y_true, y_pred, dtype=None, sample_weight=None):
+        """The loss in ``dtype`` (a model trains in its own), as Keras's ``Loss.__call__``.  A Keras
+        softmax's output remembers its input, and the loss uses that with the fused form, as Keras's
+        does.  On a ``GradientTape``: ONE node, this loss's own gradient its VJP."""
         logits = getattr(y_pred, "_keras_logits", None)
         if logits is not None and self.from_logits:
             warn_if_softmax_output(self, "softmax")
@@ -200,15 +212,27 @@ class Loss:
         if p.dtype == object or not (np.issubdtype(p.dtype, np.number) or p.dtype == bool):
             raise ValueError(f"{self.name}: y_pred must hold numbers, got an array of {p.dtype}")
         if p.ndim != 2:
-            raise ValueError(f"{self.name}: y_pred must have shape (samples, classes), got {p.shape}")
+            raise ValueError(f"{self.name}: y_pred must have shape (samples, outputs), got {p.shape}")
         p = np.ascontiguousarray(p, dtype=dtype)
         y = checks.targets(self, y_true, len(p), p.shape[-1], dtype, self.name)
+        w = checks.sample_weights(sample_weight, len(p), dtype, self.name)
         if not tape.is_recorded(pred):
-            value = self.value(y, p) if logits is None else self.logits_value_and_gradient(y, p)[0]
+            if logits is None:
+                samples = self.call(y, p)                                # L_i : (N,)
+                value = np.sum(samples if w is None else w * samples) / dtype.type(len(p))
+            else:
+                value = self.logits_value_and_gradient(y, p, sample_weight=w)[0]
             return Tensor(np.asarray(value, dtype=dtype))
-        value, grad = self.value_and_gradient(y, p) if logits is None else self.logits_value_and_gradient(y, p)
+        value, grad = (self.value_and_gradient(y, p, sample_weight=w) if logits is None
+                       else self.logits_value_and_gradient(y, p, sample_weight=w))
         return tape.record(Tensor(np.asarray(value, dtype=dtype)), (pred,),
                            lambda g: ((g * grad).astype(pred.dtype),))
+
+    def call(self, y, pred):
+        """The per-sample losses ``L_i : (N,)`` (Keras's ``Loss.call``): form 2 if ``from_logits``, else 1 or 3."""
+        if self.from_logits:
+            return self.logits_per_sample(y, pred)
+        return self.probability_per_sample(y, pred)
 
     # --------------------------------------------------------------------- used in training
     def rows(self, y, num_classes, dtype, owner=None):
@@ -216,30 +240,44 @@ class Loss:
         return y
 
     def value(self, y, pred):
-        """``L``: the plain formula (see the module docstring), no gradient."""
-        if self.from_logits:
-            return softmax_crossentropy_from_logits(self.rows(y, pred.shape[-1], pred.dtype), pred)
-        return self.probability_value(y, pred)
+        return np.sum(self.call(y, pred)) / len(pred)                 # L: the mean of call(), no gradient
 
-    def value_and_gradient(self, y, pred, owner=None):
+    def value_and_gradient(self, y, pred, owner=None, sample_weight=None):
         """``(L, dL/d pred)`` for the model's output ``pred (N, C)``: form 2 with ``z = pred`` if
-        ``from_logits``, else the probability formula.  ``owner``: the output layer, whose work arrays
-        the fast path writes into (valid until the next call); None: new arrays."""
+        ``from_logits``, else the probability formula; weighted by ``sample_weight (N,)`` if given.
+        ``owner``: the output layer, whose work arrays the fast path writes into (valid until the
+        next call); None: new arrays."""
         if self.from_logits:
-            return self.logits_value_and_gradient(y, pred, None, owner)
-        return self.probability_value_and_gradient(y, pred, owner)
+            return self.logits_value_and_gradient(y, pred, None, owner, sample_weight)
+        value, grad = self.probability_value_and_gradient(y, pred, owner)
+        return self.weighted(value, grad, lambda: self.probability_per_sample(y, pred), sample_weight)
 
-    def logits_value_and_gradient(self, y, z, p=None, owner=None):
+    def logits_value_and_gradient(self, y, z, p=None, owner=None, sample_weight=None):
         """Form 2 on logits ``z (N, C)``: ``L = mean(logsumexp(z) - y.z)`` and ``dL/dz = (p - y) / N``
         with ``p = softmax(z)``.  ``p``: the model's ``softmax(z)`` where it has one (a softmax output
         layer's output; the fast path writes the same values into it again), else None."""
         y = self.rows(y, z.shape[-1], z.dtype, owner)
         if backend.fast():
-            return fast.softmax_crossentropy(owner, y, z, p)      # p = softmax(z), L and dz in one pass
-        if p is None:
-            from .activations import softmax
-            p = softmax(z)
-        return softmax_crossentropy_from_logits(y, z), softmax_crossentropy_from_logits_gradient(y, p)
+            value, grad = fast.softmax_crossentropy(owner, y, z, p)      # p = softmax(z), L and dz in one pass
+        else:
+            p = activations.softmax(z) if p is None else p
+            value = softmax_crossentropy_from_logits(y, z)
+            grad = softmax_crossentropy_from_logits_gradient(y, p)
+        return self.weighted(value, grad, lambda: softmax_crossentropy_from_logits_per_sample(y, z), sample_weight)
+
+    def logits_per_sample(self, y, z):                                 # form 2's L_i : (N,)
+        return softmax_crossentropy_from_logits_per_sample(self.rows(y, z.shape[-1], z.dtype), z)
+
+    @staticmethod
+    def weighted(value, grad, per_sample, sample_weight):
+        """Keras's reduction with sample weights ``w (N,)``: ``L = sum_i w_i L_i / N`` (``per_sample()``
+        gives ``L_i``), and row ``i`` of the gradient (which carries the ``1/N`` already) times ``w_i``.
+        Without weights: ``(value, grad)`` unchanged."""
+        if sample_weight is None:
+            return value, grad
+        w = sample_weight.astype(grad.dtype, copy=False)
+        value = np.sum(w * per_sample()) / grad.dtype.type(len(w))    # sum_i w_i L_i / N
+        return value, grad * w.reshape((-1,) + (1,) * (grad.ndim - 1))   # dL/dpred_i * w_i : (N, C)
 
     def get_config(self):
         return {"name": self.name, "from_logits": self.from_logits}
@@ -263,22 +301,19 @@ class CategoricalCrossentropy(Loss):
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="categorical_crossentropy", dtype=None):
         if label_smoothing != 0 or axis != -1:
-            raise ValueError("CategoricalCrossentropy: label_smoothing and axis other than -1 are not "
-                             "implemented in nnscratch; use label_smoothing=0, axis=-1")
+            raise checks.NotImplementedInNnscratch(
+                "CategoricalCrossentropy: label_smoothing and axis other than -1 are not implemented in "
+                "nnscratch; use label_smoothing=0, axis=-1")
         super().__init__(from_logits, reduction, name, dtype)
 
-    def probability_value(self, y, p):
-        return categorical_crossentropy(y, p)
+    def probability_per_sample(self, y, p):
+        return categorical_crossentropy_per_sample(y, p)
 
     def probability_value_and_gradient(self, y, p, owner=None):
         """Form 1: ``L`` and ``dL/dp``."""
         if backend.fast():
             return fast.crossentropy(owner, y, p, EPSILON)      # the line below, in one pass
         return categorical_crossentropy(y, p), categorical_crossentropy_gradient(y, p)
-
-    def classes(self, y):
-        """The class index of each target row: ``argmax_j y_ij``, ``(N,)`` (Keras's categorical accuracy)."""
-        return y.argmax(axis=-1)
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -288,12 +323,14 @@ class SparseCategoricalCrossentropy(Loss):
     ``y = one_hot(labels)``.  See the module docstring."""
     name = "sparse_categorical_crossentropy"
     sparse = True
+    targets = "labels"
 
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
                  name="sparse_categorical_crossentropy", dtype=None):
         if ignore_class is not None:
-            raise ValueError("SparseCategoricalCrossentropy: ignore_class is not implemented in nnscratch; "
-                             "use ignore_class=None")
+            raise checks.NotImplementedInNnscratch(
+                "SparseCategoricalCrossentropy: ignore_class is not implemented in nnscratch; use "
+                "ignore_class=None")
         super().__init__(from_logits, reduction, name, dtype)
 
     def rows(self, labels, num_classes, dtype, owner=None):
@@ -303,16 +340,12 @@ class SparseCategoricalCrossentropy(Loss):
             return fast.one_hot(owner, labels, num_classes, dtype)   # the line below, into a reused array
         return one_hot(labels, num_classes, dtype)
 
-    def probability_value(self, labels, p):
-        return sparse_categorical_crossentropy(labels, p)
+    def probability_per_sample(self, labels, p):
+        return sparse_categorical_crossentropy_per_sample(labels, p)
 
     def probability_value_and_gradient(self, labels, p, owner=None):
         """Form 3: ``L`` and ``dL/dp`` (plain NumPy on both backends)."""
         return sparse_categorical_crossentropy(labels, p), sparse_categorical_crossentropy_gradient(labels, p)
-
-    def classes(self, labels):
-        """The labels themselves (Keras's sparse categorical accuracy compares them with argmax(p))."""
-        return labels
 
 
 class LossFunctionWrapper(Loss):
@@ -326,32 +359,32 @@ class LossFunctionWrapper(Loss):
         super().__init__(name=name or getattr(fn, "__name__", "loss"), dtype=dtype)
         self.fn = fn
 
-    def compute(self, y_true, y_pred, dtype=None):
-        """``mean(fn(y_true, y_pred))``, operation by operation on the tape (in ``y_pred``'s dtype)."""
-        return reduce_mean(self.fn(y_true, y_pred))
+    def compute(self, y_true, y_pred, dtype=None, sample_weight=None):
+        """``mean(fn(y_true, y_pred))`` (times the sample weights first), operation by operation on the
+        tape (in ``y_pred``'s dtype)."""
+        values = self.fn(y_true, y_pred)
+        if sample_weight is not None:
+            values = values * Tensor(np.asarray(sample_weight, dtype=np.asarray(values).dtype))
+        return reduce_mean(values)
 
     def value(self, y, p):
         return self(Tensor(y), Tensor(p)).numpy()
 
-    def value_and_gradient(self, y, p, owner=None):
+    def value_and_gradient(self, y, p, owner=None, sample_weight=None):
         """``L`` and ``dL/dp``, from a tape that watches ``p``."""
         p = Tensor(p)
         with GradientTape() as tape:
             tape.watch(p)
-            loss = self(Tensor(y), p)
+            loss = self(Tensor(y), p, sample_weight)
         grad = tape.gradient(loss, p)
         return loss.numpy(), (np.zeros(p.shape, p.dtype) if grad is None else grad.numpy())
 
-    def logits_value_and_gradient(self, y, z, p=None, owner=None):
+    def logits_value_and_gradient(self, y, z, p=None, owner=None, sample_weight=None):
         """A softmax output layer: ``fn`` sees its output ``p``, and the model continues backward from
         the softmax's input with ``dL/dz = softmax_backward(dL/dp)``."""
         p = activations.softmax(z) if p is None else p
-        loss, dp = self.value_and_gradient(y, p)
+        loss, dp = self.value_and_gradient(y, p, sample_weight=sample_weight)
         return loss, activations.softmax_backward(z, p, dp)
-
-    def classes(self, y):
-        """For ``'accuracy'``: the class of each target row (``argmax``), or the labels themselves."""
-        return y.argmax(axis=-1) if y.ndim == 2 else y
 
     def get_config(self):
         return {"name": self.name, "fn": self.fn}
@@ -360,42 +393,33 @@ class LossFunctionWrapper(Loss):
         return f"LossFunctionWrapper({self.name})"
 
 
-LOSSES = {"categorical_crossentropy": CategoricalCrossentropy,
-          "sparse_categorical_crossentropy": SparseCategoricalCrossentropy}
-_FUNCTIONS = {categorical_crossentropy: "categorical_crossentropy",
-              sparse_categorical_crossentropy: "sparse_categorical_crossentropy",
-              _per_sample_categorical: "categorical_crossentropy",
-              _per_sample_sparse: "sparse_categorical_crossentropy"}
+# Every loss a name may choose (compile(loss='mse'), a model file): the cross-entropies here, the
+# others registered by their own rooms (elementwise_losses.py) through registry.py.
+registry.register(CategoricalCrossentropy, SparseCategoricalCrossentropy, kind="loss")
+for _cls, _functions in ((CategoricalCrossentropy, (categorical_crossentropy, _per_sample_categorical)),
+                         (SparseCategoricalCrossentropy, (sparse_categorical_crossentropy, _per_sample_sparse))):
+    registry.alias(_cls.name, _cls, kind="loss")
+    for _function in _functions:                  # ours (the batch mean) and Keras's (per sample)
+        registry.register_function(_function, _cls, kind="loss")
 
 
 def get(identifier):
-    """A new loss object for a Keras name (``'categorical_crossentropy'``, ``'sparse_categorical_crossentropy'``,
-    or the class names), for one of Keras's loss functions (``tf.keras.losses.categorical_crossentropy``:
-    its class, fused and fast), for :func:`serialize`'s dict, or a :class:`LossFunctionWrapper` for a
-    function of your own; a loss object is returned as it is."""
+    """A new loss object for a Keras name (``'categorical_crossentropy'``, ``'mse'``, the class names, ...),
+    for a loss function (``losses.categorical_crossentropy``, ``elementwise_losses.mean_squared_error``),
+    or for :func:`serialize`'s dict; a loss object is returned as it is."""
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, dict) and set(identifier) == {"class_name", "config"}:
-        cls = {c.__name__: c for c in LOSSES.values()}.get(identifier["class_name"])
+        cls = registry.get(identifier["class_name"], "loss")
         config = identifier["config"]
-        if cls is not None and isinstance(config, dict) and set(config) <= {"from_logits"}:
+        if cls is not None and isinstance(config, dict) and set(config) <= {"from_logits", "label_smoothing"}:
             return cls(**config)
-    try:
-        if identifier in _FUNCTIONS:
-            identifier = _FUNCTIONS[identifier]
-    except TypeError:                          # unhashable: a list, a dict, ...
-        pass
-    if isinstance(identifier, str):
-        by_class = {c.__name__: c for c in LOSSES.values()}
-        cls = LOSSES.get(identifier) or by_class.get(identifier)
-        if cls is not None:
-            return cls()
+    cls = registry.get(identifier, "loss") or registry.for_function(identifier, "loss")
+    if cls is not None:
+        return cls()
     if callable(identifier) and not isinstance(identifier, type):
         return LossFunctionWrapper(identifier)
-    raise ValueError(f"Unknown loss {identifier!r}: nnscratch implements 'categorical_crossentropy' "
-                     "(one-hot targets, see nnscratch.utils.to_categorical) and "
-                     "'sparse_categorical_crossentropy' (integer labels), also as the classes "
-                     "CategoricalCrossentropy and SparseCategoricalCrossentropy(from_logits=...), "
+    raise ValueError(f"Unknown loss {identifier!r}: nnscratch implements {', '.join(registry.names('loss'))}, "
                      "or a function of your own, fn(y_true, y_pred), written with nnscratch's operations")
 
 
@@ -407,15 +431,20 @@ def serialize(loss):
         raise ValueError(f"save: the model is compiled with a loss function of your own ({loss.name}), which a "
                          "model file cannot store; compile it with a built-in loss before saving, or keep "
                          "the weights with model.get_weights()")
-    if not loss.from_logits:
-        return loss.name if loss.name in LOSSES and isinstance(loss, LOSSES[loss.name]) else type(loss).__name__
-    return {"class_name": type(loss).__name__, "config": {"from_logits": loss.from_logits}}
+    config = {k: v for k, v in loss.get_config().items() if k != "name"}
+    if config == {k: v for k, v in type(loss)().get_config().items() if k != "name"}:
+        return loss.name if registry.get(loss.name, "loss") is type(loss) else type(loss).__name__
+    return {"class_name": type(loss).__name__, "config": config}
 
 
-def warn_if_softmax_output(loss, layer_name):
-    """Keras's warning (``_get_logits``) when ``from_logits=True`` meets a softmax output layer: the
-    loss then uses the softmax's input ``z``, as it would with ``from_logits=False``."""
+def warn_if_logits_output(loss, layer_name):
+    """Keras's warning (``_get_logits``) when ``from_logits=True`` meets the output activation the loss
+    fuses with (a softmax for the cross-entropies, a sigmoid for the binary one): the loss then uses
+    that activation's input ``z``, as it would with ``from_logits=False``."""
     if loss.from_logits:
-        warnings.warn(f"{loss.name} received from_logits=True, but the model's output comes from a softmax "
+        warnings.warn(f"{loss.name} received from_logits=True, but the model's output comes from a {loss.fuses} "
                       f"({layer_name}) and thus does not represent logits; as Keras does, the loss uses "
-                      "the softmax's input instead. Was this intended?", stacklevel=3)
+                      f"the {loss.fuses}'s input instead. Was this intended?", stacklevel=3)
+
+
+warn_if_softmax_output = warn_if_logits_output

@@ -27,13 +27,19 @@ from .tape import Tensor
 from .training import History, Model  # noqa: F401  (History: nnscratch.models.History, as before)
 
 
-def softmax_head(layer):
-    """True if ``layer`` ends in a softmax (a ``Dense(activation='softmax')``, ``Activation('softmax')``,
-    ``Softmax()``, or a nested ``Sequential`` whose last layer does): the model then uses the fused
-    softmax + cross-entropy on the softmax's input (see ``losses.py``)."""
+def head_activation(layer):
+    """The name of the activation ``layer`` ends in (``'softmax'`` for ``Dense(activation='softmax')``,
+    ``Activation('softmax')``, ``Softmax()``; ``'sigmoid'``, ...; inside a nested ``Sequential``, its
+    last layer's), or None.  A loss whose ``fuses`` names it takes that activation's input ``z``
+    instead of its output, as Keras does: the cross-entropies a softmax's, the binary one a sigmoid's."""
     if isinstance(layer, Sequential):
-        return bool(layer.layers) and softmax_head(layer.layers[-1])
-    return isinstance(layer, (Dense, Activation)) and layer.activation.name == "softmax"
+        return head_activation(layer.layers[-1]) if layer.layers else None
+    return layer.activation.name if isinstance(layer, (Dense, Activation)) else None
+
+
+def softmax_head(layer):
+    """True if ``layer`` ends in a softmax (see :func:`head_activation`)."""
+    return head_activation(layer) == "softmax"
 
 
 _CATEGORICAL = losses.CategoricalCrossentropy()
@@ -92,6 +98,14 @@ class Sequential(Model):
             self.build(input_shape)
         elif len(self.layers) > 1 and self.layers[-2].built:
             layer.build(self.layers[-2].output_shape, self.dtype)
+
+    def pop(self):
+        """Remove the last layer (Keras's ``model.pop()``) and return it; the model's output is then the
+        layer before's.  Compile again before training: the loss may have used the old head."""
+        if not self.layers:
+            raise ValueError("pop: the model has no layers to remove")
+        layer = self.layers.pop()
+        return layer
 
     def build(self, input_shape, dtype=None):
         """Create every layer's parameters for inputs of ``input_shape``: one sample's shape (``(784,)``,
@@ -220,9 +234,15 @@ class Sequential(Model):
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)
 
-    def _compiled(self):
-        if self.built and softmax_head(self.layers[-1]):
-            losses.warn_if_softmax_output(self.compiled_loss, self.head.name)
+    def _compiled_hook(self):
+        if self.built and self.fused_head():
+            losses.warn_if_logits_output(self.compiled_loss, self.head.name)
+
+    def fused_head(self):
+        """True if the compiled loss takes the output activation's input ``z`` (a softmax head with a
+        cross-entropy, a sigmoid head with the binary cross-entropy): see :meth:`loss_and_gradient`."""
+        loss = self.compiled_loss if self.compiled_loss is not None else _CATEGORICAL
+        return loss.fuses is not None and head_activation(self.layers[-1]) == loss.fuses
 
     # ------------------------------------------------------------------ model(x)
     def __call__(self, x, training=None):
@@ -258,53 +278,55 @@ class Sequential(Model):
             x = layer.forward(x, training=training)
         return x
 
-    def loss_and_gradient(self, y, p):
-        """The batch's mean loss and the gradient that starts the backward pass (see ``losses.py``).
+    def loss_and_gradient(self, y, p, sample_weight=None):
+        """The batch's loss and the gradient that starts the backward pass (see ``losses.py``).
 
-        Softmax head (for every loss and both ``from_logits``, Keras's shortcut): on the softmax's
-        input ``z``, ``L = mean(logsumexp(z) - y.z)`` and the fused ``dL/dz = (p - y) / N``.
-        Otherwise: the compiled loss's ``L`` and ``dL/dp`` on the output ``p`` (with ``from_logits``,
-        the same fused form with ``z = p``).  ``y``: one-hot rows ``(N, C)``, or labels ``(N,)`` for a
-        sparse loss.  The fast paths write into the head layer's work arrays.  (Before ``compile``:
-        categorical cross-entropy, e.g. for ``gradcheck.check_model``.)
+        Softmax head with a cross-entropy (either ``from_logits``, Keras's shortcut): on the softmax's
+        input ``z``, ``L = mean(logsumexp(z) - y.z)`` and the fused ``dL/dz = (p - y) / N``; a sigmoid
+        head with the binary cross-entropy likewise (``elementwise_losses.py``).  Otherwise: the
+        compiled loss's ``L`` and ``dL/dp`` on the output ``p`` (with ``from_logits``, the fused form
+        with ``z = p``).  ``y``: one-hot rows ``(N, C)``, labels ``(N,)`` for a sparse loss, numbers
+        ``(N, C)`` for the others.  ``sample_weight (N,)``: ``L = sum_i w_i L_i / N``.  The fast paths
+        write into the head layer's work arrays.  (Before ``compile``: categorical cross-entropy,
+        e.g. for ``gradcheck.check_model``.)
         """
         loss = self.compiled_loss if self.compiled_loss is not None else _CATEGORICAL
         head = self.head
-        if softmax_head(head):
-            z = head.cache[-2]                        # the softmax's input, cached by its forward
-            return loss.logits_value_and_gradient(y, z, p, owner=head)
-        return loss.value_and_gradient(y, p, owner=head)
+        if self.fused_head():
+            z = head.cache[-2]                        # the activation's input, cached by its forward
+            return loss.logits_value_and_gradient(y, z, p, owner=head, sample_weight=sample_weight)
+        return loss.value_and_gradient(y, p, owner=head, sample_weight=sample_weight)
 
     def backward(self, grad, input_grad=False, *, need_dx=None):
         """Chain rule from the loss back to the first kernel, filling every layer's ``grads``.
 
-        ``grad`` is what :meth:`loss_and_gradient` returned.  With a softmax head it is already
-        dL/dz, so the softmax itself is skipped (a Dense(activation='softmax') continues from z).
+        ``grad`` is what :meth:`loss_and_gradient` returned.  With a fused head it is already dL/dz, so
+        the softmax (or sigmoid) itself is skipped (a Dense(activation='softmax') continues from z).
         Returns dL/dx for the model's input if ``input_grad``, else None (nobody needs it in training).
         As a layer of another model (the layer contract, ``need_dx`` given), ``grad`` is dL/d(output)
         and every layer runs its full backward; the outer model decides about a softmax head.
         """
         if need_dx is not None:
             return self._backward(grad, need_dx, from_z=False)
-        return self._backward(grad, input_grad, from_z=softmax_head(self.layers[-1]))
+        return self._backward(grad, input_grad, from_z=self.fused_head())
 
     def _backward(self, grad, need_dx, from_z):
         stack = list(self.layers)
-        if from_z:                                    # grad is dL/dz of the softmax head
+        if from_z:                                    # grad is dL/dz of the softmax (sigmoid) head
             last = stack.pop()
             if isinstance(last, Dense):
                 grad = last.backward_from_z(grad, need_dx=bool(stack) or need_dx)
             elif isinstance(last, Sequential):
                 grad = last._backward(grad, bool(stack) or need_dx, from_z=True)
-            # an Activation('softmax') / Softmax(): dL/dz is the gradient for its input, as it is
+            # an Activation('softmax') / Softmax() / Activation('sigmoid'): dL/dz is its input's gradient
         for i in range(len(stack) - 1, -1, -1):
             grad = stack[i].backward(grad, need_dx=i > 0 or need_dx)
         return grad
 
-    def compute_gradients(self, x, y, training=True):
+    def compute_gradients(self, x, y, training=True, sample_weight=None):
         """Forward + backward on one batch without updating anything: ``(loss, output, grads)``."""
         p = self.forward(x, training=training)
-        loss, grad = self.loss_and_gradient(y, p)
+        loss, grad = self.loss_and_gradient(y, p, sample_weight)
         self.backward(grad)
         return loss, p, self.gradients
 

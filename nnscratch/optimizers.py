@@ -6,7 +6,9 @@ parameter **in place** and advances ``iterations`` once per step (not once per t
 
 Keras stores ``learning_rate`` in a float32 variable and casts the Python-float hyperparameters
 through float32 (``ops.cast(0.9, float64)`` is ``float64(float32(0.9))``).  We do the same, so a
-float64 model takes the same steps as Keras to ~1e-15.
+float64 model takes the same steps as Keras to ~1e-15.  ``optimizer.learning_rate`` reads that
+float32 value and may be set between steps (callbacks do, ``callbacks.py``); it may also be a
+schedule (``schedules.py``), asked for the rate at ``iterations`` before every update.
 
 Each optimizer's :meth:`update` is its rule, written out as a loop over the parameters.  On the
 ``'numba'`` backend it hands all parameters to the engine in one line (``engine/fast.py``), which
@@ -19,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from . import backend
+from . import backend, schedules
 from .engine import fast
 from .tape import Variable, as_array
 from .utils import interrupts_deferred
@@ -55,11 +57,12 @@ class Optimizer:
     valid interval: ``opt.learning_rate = -1`` is refused as ``Adam(learning_rate=-1)`` is."""
     name = "optimizer"
     slots = ()
-    BOUNDS = {"learning_rate": dict(low=0, low_open=True)}
+    BOUNDS = {}                  # (learning_rate: checked by its own setter, which also takes a schedule)
 
     def __init__(self, learning_rate):
-        self.learning_rate = learning_rate
         self.iterations = 0
+        self.schedule = None     # a schedules.LearningRateSchedule, or None for a fixed rate
+        self.learning_rate = learning_rate
         self.variables = []      # the parameter arrays this optimizer updates, in order; fixed by build()
         self.state = {}          # slot name -> list of arrays, one per variable; created by build()
         self.built = False
@@ -80,6 +83,25 @@ class Optimizer:
                                  f"with {name}={value!r}")
             return
         object.__setattr__(self, name, value)
+
+    @property
+    def learning_rate(self):
+        """The rate of the next update as Keras keeps it, a float32: the number set, or the schedule's
+        value at ``iterations``."""
+        if self.schedule is not None:
+            return np.float32(self.schedule(self.iterations))
+        return np.float32(self._learning_rate)
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        """A number > 0, checked (callbacks set it between epochs), or a schedule (only at construction)."""
+        if isinstance(value, schedules.LearningRateSchedule):
+            self.schedule, self._learning_rate = value, None
+            return
+        if self.schedule is not None:
+            raise TypeError(f"{type(self).__name__}: this optimizer was created with a learning-rate schedule "
+                            f"({self.schedule!r}); its learning rate follows the schedule and cannot be set")
+        self._learning_rate = _number(self, "learning_rate", value, low=0, low_open=True)
 
     def build(self, params):
         """Remember the parameter arrays ``params`` and create their state slots (zeros shaped like each)."""
@@ -153,7 +175,9 @@ class Optimizer:
         return self.iterations
 
     def get_config(self):
-        return {"name": self.name, "learning_rate": self.learning_rate}
+        lr = self._learning_rate if self.schedule is None else {
+            "class_name": type(self.schedule).__name__, "config": self.schedule.get_config()}
+        return {"name": self.name, "learning_rate": lr}
 
 
 class SGD(Optimizer):
@@ -329,4 +353,7 @@ def get(identifier):
 def from_config(config):
     config = dict(config)
     cls = OPTIMIZERS[config.pop("name")]
+    lr = config.get("learning_rate")
+    if isinstance(lr, dict):
+        config["learning_rate"] = getattr(schedules, lr["class_name"])(**lr["config"])
     return cls(**config)

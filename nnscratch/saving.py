@@ -62,7 +62,7 @@ import zlib
 
 import numpy as np
 
-from . import counter_random, fileio, keras_format, losses, optimizers, registry
+from . import counter_random, fileio, keras_format, losses, optimizers, registry, schedules
 
 FILE_FORMAT = "nnscratch-model-v1"
 MAX_META_CHARS = 1 << 22      # 4 Mi characters; the workshop's 3-layer model needs 1,722, 1,000 layers ~200,000
@@ -145,7 +145,7 @@ def _metadata_and_arrays(model):
         for slot, arrs in opt.state.items():
             arrays.update({f"opt_{slot}_{i}": a for i, a in enumerate(arrs)})
         meta["loss"] = losses.serialize(model.compiled_loss)
-        meta["metrics"] = list(model.metrics)
+        meta["metrics"] = model.storable_metrics()
     for name, a in arrays.items():
         if not np.all(np.isfinite(a)):
             raise ValueError(f"save: {name} holds NaN or infinite values (the training diverged); "
@@ -434,7 +434,9 @@ class _Plan:
         accepted, required = _init_parameters(cls)
         _check_keys(kwargs, required, accepted - set(required), f"the {cls.__name__} config", fail)
         for key, value in kwargs.items():
-            if isinstance(value, str) or not _plain_value(value):
+            if key == "learning_rate" and isinstance(value, dict):
+                kwargs[key] = _schedule(value, fail)
+            elif isinstance(value, str) or not _plain_value(value):
                 fail(f"the {cls.__name__} config's {key!r} must be a finite number or a boolean, got {value!r}")
         try:
             opt = cls(**kwargs)
@@ -482,6 +484,24 @@ class _Plan:
                     state[...] = arrays[f"opt_{slot}_{i}"]
             opt.iterations = self.iterations
         return model
+
+
+def _schedule(spec, fail):
+    """A learning-rate schedule from ``{"class_name": <a class of schedules.py>, "config": {...}}``."""
+    _check_keys(spec, ("class_name", "config"), (), 'the "learning_rate" schedule', fail)
+    name, config = spec["class_name"], spec["config"]
+    if name not in schedules.__all__[1:] or not isinstance(config, dict):
+        fail(f"unknown learning-rate schedule {name!r}; this nnscratch has {', '.join(schedules.__all__[1:])}")
+    cls = getattr(schedules, name)
+    accepted, required = _init_parameters(cls)
+    _check_keys(config, required, accepted - set(required), f"the {name} config", fail)
+    for key, value in config.items():
+        if not _plain_value(value):
+            fail(f"the {name} config's {key!r} must be a number, a boolean, a string or a list, got {value!r}")
+    try:
+        return cls(**config)
+    except (TypeError, ValueError) as e:
+        fail(f"the {name} config {config} is invalid: {e}")
 
 
 def _check_keys(obj, required, optional, what, fail):

@@ -171,15 +171,15 @@ class SubclassingAPI:
         self._logits = None if out._keras_logits is None else out._keras_logits.numpy()
         return out.numpy()
 
-    def loss_and_gradient(self, y, p):
+    def loss_and_gradient(self, y, p, sample_weight=None):
         """The compiled loss of the last :meth:`forward`'s output ``p``: from the softmax's input with
         the fused form where the output is a Keras softmax's (Keras's shortcut), else from ``p``."""
         loss = self.compiled_loss if self.compiled_loss is not None else _CATEGORICAL
         if self._logits is not None:
-            return loss.logits_value_and_gradient(y, self._logits)
-        return loss.value_and_gradient(y, p)
+            return loss.logits_value_and_gradient(y, self._logits, sample_weight=sample_weight)
+        return loss.value_and_gradient(y, p, sample_weight=sample_weight)
 
-    def compute_gradients(self, x, y, training=True):
+    def compute_gradients(self, x, y, training=True, sample_weight=None):
         """One batch's ``(loss, output, grads)`` from the tape: the model called on ``x`` (each layer
         one node), the compiled loss in the model's dtype (one node), then ``tape.gradient`` walks
         back.  ``grads`` follow :attr:`trainable_variables`; None where the loss does not depend on a
@@ -187,6 +187,6 @@ class SubclassingAPI:
         loss_object = self.compiled_loss if self.compiled_loss is not None else _CATEGORICAL
         with GradientTape() as recorder:
             p = self(x, training=training)
-            loss = loss_object.compute(y, p, self.dtype)
+            loss = loss_object.compute(y, p, self.dtype, sample_weight=sample_weight)
         grads = recorder.gradient(loss, self.trainable_variables)
         return float(loss), p.numpy(), [None if g is None else g.array for g in grads]

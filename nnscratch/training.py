@@ -3,16 +3,22 @@
 Read ``models.py`` first: there :class:`~nnscratch.models.Sequential` computes one step's loss and
 gradients (forward, loss, backward).  Here is everything around that step::
 
-    train_step(x, y):   loss, p, grads = compute_gradients(x, y)     the model's forward, loss, backward
-                        optimizer.apply(weights, grads)              the only place weights change
-    fit:                for each epoch, for each mini-batch: train_step(x[rows], y[rows])
-    evaluate:           for each batch: forward (dropout off), then the loss
-    predict, model(x):  for each batch: forward (dropout off)
+    train_step(x, y, w):  loss, p, grads = compute_gradients(x, y, w)   the model's forward, loss, backward
+                          optimizer.apply(weights, grads)              the only place weights change
+    fit:                  for each epoch, for each mini-batch:
+                              train_step(x[rows], y[rows], w[rows])    one step
+                              update the metrics with (loss, y, p)     running values over the epoch
+                              callbacks.on_train_batch_end(logs)       EarlyStopping, checkpoints, ...
+    evaluate:             for each batch: forward (dropout off), the loss, the metrics
+    predict, model(x):    for each batch: forward (dropout off)
 
 ``fit`` runs exactly ``train_step``, and ``evaluate``/``predict`` the same ``forward``: put a
-breakpoint in ``Dense.forward`` and ``fit`` stops there.  On the numba backend ``predict``,
-``evaluate`` and ``model(x)`` hand their loop over batches to the engine in one line, which runs the
-same ``forward`` on one share of the rows per core (``engine/inference.py``).
+breakpoint in ``Dense.forward`` and ``fit`` stops there.  The metrics (``metrics.py``) are objects
+with a state, reset at each epoch; the callbacks (``callbacks.py``) see the ``logs`` they make, as in
+Keras.  On the numba backend ``predict``, ``evaluate`` and ``model(x)`` hand their loop over batches
+to the engine in one line, which runs the same ``forward`` on one share of the rows per core
+(``engine/inference.py``).  Sample and class weights, the validation split and the order of the
+batches come from ``data_adapter.py``.
 
 A model class supplies ``forward``, ``loss_and_gradient``, ``compute_gradients``, its
 ``trainable_weights`` and its shapes: ``Sequential`` its hand-written ones (``models.py``), a model you
@@ -20,38 +26,22 @@ subclass (``call``) those it inherits from ``subclassing.py``, where the gradien
 The API mirrors ``keras.Model`` (this class is ``tf.keras.Model``): ``compile``, ``fit``, ``evaluate``,
 ``predict``, ``model(x)``, ``train_on_batch``, ``get_weights``, ``set_weights``, ``summary`` and ``save``.
 """
-import time
+import warnings
 
 import numpy as np
 
-from . import backend, checks, keras_format, losses, optimizers, saving, tape
+from . import backend, checks, data_adapter, elementwise_losses, keras_format, losses, optimizers, saving, tape  # noqa: F401
+from . import callbacks as callbacks_module
+from . import metrics as metrics_module
+from .callbacks import History  # noqa: F401  (nnscratch.training.History, as before)
+from .data_adapter import batch_slices, within_batches  # noqa: F401
 from .engine import fast, inference
 from .errors import NotImplementedInNnscratch
 from .layers import _snake_case, _unique_name
-from .progress import ProgressBar
 from .subclassing import SubclassingAPI
 from .utils import make_rng
 
-
-class History:
-    """What ``fit`` returns, as in Keras: ``history.history['loss'|'accuracy'|'val_loss'|'val_accuracy']``
-    (one value per epoch) and ``history.epoch``.  ``history.epoch_seconds`` adds wall-clock time.
-    ``fit`` also keeps it as ``model.history``, so the finished epochs survive an interrupt or error."""
-
-    def __init__(self):
-        self.history = {}
-        self.epoch = []
-        self.epoch_seconds = []
-        self.params = {}
-
-    def _append(self, epoch, logs, seconds):
-        self.epoch.append(epoch)
-        self.epoch_seconds.append(seconds)
-        for k, v in logs.items():
-            self.history.setdefault(k, []).append(v)
-
-    def __repr__(self):
-        return f"<History epochs={len(self.epoch)} keys={list(self.history)}>"
+_positive_or_none = lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0)  # noqa: E731
 
 
 class Model(SubclassingAPI):
@@ -81,31 +71,49 @@ class Model(SubclassingAPI):
         self.optimizer = None
         self.loss = None              # what compile() was given (a name or a loss object), as in Keras
         self.compiled_loss = None     # the loss object training uses (losses.py)
-        self.metrics = []
+        self.loss_tracker = None      # the Mean that logs 'loss' (metrics.py)
+        self.loss_weights = None
+        self._metric_specs, self._compiled = ((), ()), None
         self.stop_training = False
         self.history = None
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
         """Choose the optimizer (``'rmsprop'``, Keras's default, ``'adam'``, ``'sgd'`` or an instance), the
-        loss (``'categorical_crossentropy'`` for one-hot targets, ``'sparse_categorical_crossentropy'``
-        for integer labels, or a loss object such as ``SparseCategoricalCrossentropy(from_logits=True)``)
-        and metrics (``['accuracy']``: compares ``argmax(p)`` with the label, as Keras picks categorical
-        or sparse accuracy from the targets).  ``model.loss`` keeps what was given, as in Keras;
-        ``model.compiled_loss`` is the loss object training uses."""
+        loss (a name such as ``'categorical_crossentropy'``, ``'sparse_categorical_crossentropy'``,
+        ``'mse'``, ``'binary_crossentropy'``, a loss object or function) and the metrics (names such as
+        ``'accuracy'``, ``'mae'``, metric objects, functions ``f(y_true, y_pred) -> (N,)``).
+        ``weighted_metrics`` are given the sample weights, ``metrics`` are not (as in Keras).
+        ``loss_weights``: a number that scales the loss.  ``run_eagerly``, ``jit_compile='auto'`` and
+        ``auto_scale_loss`` change nothing (nnscratch always runs NumPy, eagerly)."""
+        checks.refuse_unimplemented("compile", {
+            "loss_weights": loss_weights, "steps_per_execution": steps_per_execution, "jit_compile": jit_compile},
+            {"loss_weights": lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)),
+             "steps_per_execution": lambda v: v == 1, "jit_compile": lambda v: v in ("auto", False, None)})
         if loss is None:
             raise ValueError("compile: give a loss, e.g. loss='categorical_crossentropy'")
+        for what, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if given is not None and not isinstance(given, (list, tuple)):
+                raise ValueError(f"compile: {what} must be a list, e.g. {what}=['accuracy'], got {given!r}")
         compiled_loss = losses.get(loss)
         optimizer = optimizers.get(optimizer)
-        metrics = list(metrics or [])
-        for m in metrics:
-            if m not in ("accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy"):
-                raise ValueError(f"compile: unknown metric {m!r}; nnscratch implements 'accuracy'")
-        self.loss, self.compiled_loss, self.optimizer = loss, compiled_loss, optimizer
-        self.metrics = ["accuracy"] if metrics else []
-        self._compiled()
+        self.loss, self.compiled_loss, self.optimizer, self.loss_weights = loss, compiled_loss, optimizer, loss_weights
+        self._metric_specs, self._compiled = (tuple(metrics or ()), tuple(weighted_metrics or ())), None
+        for spec in self._metric_specs[0] + self._metric_specs[1]:       # unknown names fail now, not in fit
+            if not (isinstance(spec, str) and spec.lower() in ("accuracy", "acc")):
+                metrics_module.get(spec, dtype=self.dtype)
+        self.loss_tracker = metrics_module.Mean(name="loss", dtype=self.dtype)
+        self._compiled_hook()
 
-    def _compiled(self):
+    def get_compile_config(self):
+        """What ``compile`` was given (Keras's ``model.get_compile_config()``), None before it."""
+        if self.compiled_loss is None:
+            return None
+        return {"optimizer": self.optimizer, "loss": self.loss, "loss_weights": self.loss_weights,
+                "metrics": list(self._metric_specs[0]), "weighted_metrics": list(self._metric_specs[1])}
+
+    def _compiled_hook(self):
         """Called at the end of :meth:`compile` (``Sequential`` warns about a softmax head there)."""
 
     def _require_compiled(self, what):
@@ -113,15 +121,76 @@ class Model(SubclassingAPI):
             raise ValueError(f"{what} called before compile(): call model.compile(loss="
                              "'categorical_crossentropy', optimizer='adam', metrics=['accuracy']) first")
 
+    # ------------------------------------------------------------------ metrics
+    def compiled_metrics(self):
+        """The compiled metric objects (``metrics`` then ``weighted_metrics``), once the first batch has
+        shown the shapes that ``'accuracy'`` chooses by; ``[]`` before."""
+        return [m for group in self._compiled or () for m in group]
+
+    @property
+    def metrics(self):
+        """Keras's ``model.metrics``: the loss tracker, then the compiled metrics."""
+        return ([self.loss_tracker] if self.loss_tracker is not None else []) + self.compiled_metrics()
+
+    @property
+    def metrics_names(self):
+        """As Keras 3: ``['loss', 'compile_metrics']`` once metrics are compiled and built."""
+        return ["loss"] * (self.loss_tracker is not None) + ["compile_metrics"] * bool(self.compiled_metrics())
+
+    def reset_metrics(self):
+        for m in self.metrics:
+            m.reset_state()
+
+    def update_metrics(self, loss, y, p, sample_weight=None):
+        """Fold one batch into the metrics (Keras's ``compute_metrics``): the loss weighted by the batch
+        size, each metric on ``(y, p)``, the weighted ones with the sample weights."""
+        if self._compiled is None and p is not None:   # built on the first batch: 'accuracy' needs the shapes
+            self._compiled = tuple([metrics_module.get(s, y, p, dtype=self.dtype) for s in specs]
+                                   for specs in self._metric_specs)
+        self.loss_tracker.update_state(loss, sample_weight=len(y))
+        if p is not None:
+            for m in self._compiled[0]:
+                m.update_state(y, p)
+            for m in self._compiled[1]:
+                m.update_state(y, p, sample_weight)
+
+    def get_metrics_result(self):
+        """The logs: ``{'loss': ..., <metric name>: ...}``; a repeated name gets ``_1``, ``_2`` (a weighted
+        metric ``weighted_<name>``), as Keras names them."""
+        logs = {"loss": self.loss_tracker.result()}
+        for weighted, group in enumerate(self._compiled or ()):
+            for m in group:
+                name = m.name if m.name not in logs or not weighted else f"weighted_{m.name}"
+                base, k = name, 1
+                while name in logs:
+                    name, k = f"{base}_{k}", k + 1
+                logs[name] = m.result()
+        return logs
+
+    def _results(self, logs, return_dict):
+        """``evaluate``'s return: the logs, or their values in the metrics' order, the loss first (one
+        value alone), as Keras's ``_flatten_metrics_in_order``."""
+        if return_dict:
+            return logs
+        order = [k for k in self.get_metrics_result() if k in logs]
+        values = [logs[k] for k in order] + [logs[k] for k in sorted(logs) if k not in order]
+        return values[0] if len(values) == 1 else values
+
     # ------------------------------------------------------------------ one step
-    def train_step(self, x, y):
+    def train_step(self, x, y, sample_weight=None):
         """One optimizer step on one batch; returns ``(loss, output)``; the loss is measured before
         the update (as Keras logs it).  A non-finite loss stops here, before any weight changes."""
-        loss, p, grads = self.compute_gradients(x, y, training=True)
+        loss, p, grads = self.compute_gradients(x, y, training=True, sample_weight=self._scaled(sample_weight, len(y)))
         if not np.isfinite(loss):
             self._raise_non_finite_loss(loss)
         self.optimizer.apply(self.trainable_weights, grads)
         return loss, p
+
+    def _scaled(self, w, n):
+        """Sample weights times ``loss_weights`` (a number scales the loss, as Keras's ``loss_weights``)."""
+        if self.loss_weights is None:
+            return w
+        return (np.ones(n, self.dtype) if w is None else w) * self.dtype.type(self.loss_weights)
 
     def _raise_non_finite_loss(self, loss):
         bad = [i for i, w in enumerate(self.trainable_weights) if not np.all(np.isfinite(w))]
@@ -132,27 +201,42 @@ class Model(SubclassingAPI):
         else:
             state = ("the weights were left at their values before this step. Lower the learning rate, "
                      "check the inputs for extreme values, or use float64")
-        raise FloatingPointError(f"loss became {loss} during training; {state}.")
+        error = FloatingPointError(f"loss became {loss} during training; {state}.")
+        error.loss = loss
+        raise error
 
-    def train_on_batch(self, x, y):
-        """Keras's ``train_on_batch``: one step on the given batch; returns the loss (and accuracy)."""
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """Keras's ``train_on_batch``: one step on the given batch; returns the loss (and the metrics)."""
         self._require_compiled("train_on_batch")
         x, y = checks.features_and_targets(self, x, y, "train_on_batch")
-        loss, p = self.train_step(x, y)
-        accuracy = float(np.mean(p.argmax(1) == self.compiled_loss.classes(y)))
-        return [float(loss), accuracy] if self.metrics else float(loss)
+        w = data_adapter.sample_weights(self, y, sample_weight, class_weight, "train_on_batch")
+        self.reset_metrics()
+        loss, p = self.train_step(x, y, w)
+        self.update_metrics(loss, y, p, w)
+        return self._results(callbacks_module.pythonify_logs(self.get_metrics_result()), return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Keras's ``test_on_batch``: the loss (and metrics) of one batch at inference."""
+        return self.evaluate(x, y, batch_size=len(x), verbose=0, sample_weight=sample_weight, return_dict=return_dict)
+
+    def predict_on_batch(self, x):
+        return self.predict(x, batch_size=len(x), verbose=0)
 
     # ------------------------------------------------------------------ fit / evaluate / predict
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", validation_split=0.0,
-            validation_data=None, shuffle=True):
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` passes over the data, in mini-batches of ``batch_size`` (default 32).
 
-        Every mini-batch is one :meth:`train_step`.  As Keras: the last partial batch is used;
-        ``shuffle`` draws a new order each epoch (``'batch'``, as Keras 3: the rows of each batch in a
-        new order, the batches in theirs); ``validation_split`` holds out the *last* fraction
-        of the data (before shuffling); the logged ``loss``/``accuracy`` are running means over the
-        epoch, weighted by batch size, of each batch's value before its update (dropout active).
-        Returns a :class:`History` (also kept as ``model.history``).
+        Every mini-batch is one :meth:`train_step`, then the metrics and the callbacks see the logs.
+        As Keras: the last partial batch is used; ``shuffle`` draws a new order each epoch
+        (``'batch'``, as Keras 3: the rows of each batch in a new order, the batches in theirs);
+        ``validation_split`` holds out the *last* fraction of the data (before shuffling);
+        ``validation_data`` is ``(x, y)`` or ``(x, y, sample_weight)``; the logged values are running
+        means over the epoch (the loss weighted by batch size) of each batch's value before its update
+        (dropout active).  ``sample_weight (N,)`` or ``class_weight {class: weight}`` weight the loss:
+        ``sum_i w_i L_i / N`` per batch.  ``callbacks``: see ``callbacks.py``.  Returns a
+        :class:`~nnscratch.callbacks.History` (also kept as ``model.history``).
         """
         self._require_compiled("fit")
         batch_size = checks.positive_int(batch_size, "fit: batch_size", default=32)
@@ -160,114 +244,133 @@ class Model(SubclassingAPI):
         verbose = checks.verbosity(verbose, "fit")
         validation_split = checks.fraction(validation_split, "fit: validation_split")
         shuffle = checks.shuffle(shuffle, "fit")
+        checks.refuse_unimplemented("fit", {"steps_per_epoch": steps_per_epoch, "validation_steps": validation_steps,
+                                            "validation_batch_size": validation_batch_size},
+                                    {k: _positive_or_none for k in ("steps_per_epoch", "validation_steps",
+                                                                    "validation_batch_size")})
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, int) or initial_epoch < 0:
+            raise ValueError(f"fit: initial_epoch must be an integer >= 0, got {initial_epoch!r}")
         x, y = checks.features_and_targets(self, x, y, "fit")
+        w = data_adapter.sample_weights(self, y, sample_weight, class_weight, "fit")
         if validation_data is None and validation_split > 0:
-            n_train = int(len(x) * (1 - validation_split))
-            if n_train == 0 or n_train == len(x):
-                raise ValueError(f"fit: validation_split={validation_split} leaves no training or no "
-                                 f"validation samples out of {len(x)}")
-            validation_data = (x[n_train:], y[n_train:])
-            x, y = x[:n_train], y[:n_train]
+            (x, y, w), validation_data = data_adapter.train_validation_split(x, y, w, validation_split)
         if validation_data is not None:
-            validation_data = checks.validation_pair(validation_data, "fit")
-            validation_data = checks.features_and_targets(self, *validation_data[:2], "fit (validation_data)")
+            vx, vy, vw = data_adapter.unpack(checks.validation_pair(validation_data, "fit"), "fit: validation_data")
+            vx, vy = checks.features_and_targets(self, vx, vy, "fit (validation_data)")
+            vw = checks.sample_weights(vw, len(vx), self.dtype, "fit (validation_data)")
 
-        n = len(x)
-        batches = batch_slices(n, batch_size)
-        steps = len(batches)
-        y_class = self.compiled_loss.classes(y)        # (N,): what 'accuracy' compares argmax(p) with
-        history = self.history = History()
-        history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+        epochs_data = data_adapter.Epochs(len(x), batch_size, shuffle, self.rng, steps_per_epoch)
+        callbacks = callbacks if isinstance(callbacks, callbacks_module.CallbackList) else callbacks_module.CallbackList(
+            callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+            verbose=verbose, epochs=epochs, steps=epochs_data.steps)
         self.stop_training = False
-        for epoch in range(epochs):
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-            bar = ProgressBar(steps, verbose)
-            start = time.perf_counter()
-            order = None                                   # shuffle=False: the rows in their order
-            if shuffle:
-                order = self.rng.permutation(n) if shuffle is True else within_batches(n, batch_size, self.rng)
-            loss_sum, correct, seen = 0.0, 0, 0
-
-            def running_logs():
-                """Keras's logged values: means over the samples seen so far this epoch."""
-                if self.metrics:
-                    return {"accuracy": correct / seen, "loss": loss_sum / seen}
-                return {"loss": loss_sum / seen}
-
-            for rows in batches:
-                idx = rows if order is None else order[rows]    # this batch's rows: a slice, or shuffled
-                if backend.fast() and order is not None:
+        callbacks.on_train_begin()
+        logs = None
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            callbacks.on_epoch_begin(epoch)
+            for batch, idx in enumerate(epochs_data.epoch()):
+                callbacks.on_train_batch_begin(batch)
+                if backend.fast() and not isinstance(idx, slice):
                     xb, yb = fast.take_rows(self, "x", x, idx), fast.take_rows(self, "y", y, idx)   # into reused arrays
                 else:
                     xb, yb = x[idx], y[idx]
-                loss, p = self.train_step(xb, yb)
-                loss_sum += float(loss) * len(p)
-                correct += int(np.count_nonzero(p.argmax(axis=1) == y_class[idx]))
-                seen += len(p)
-                bar.update(1, running_logs)         # called only when the bar redraws
-            logs = running_logs()
-            if validation_data is not None:
-                val = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
-                val = val if isinstance(val, list) else [val]
-                if self.metrics:
-                    logs["val_accuracy"] = val[1]
-                logs["val_loss"] = val[0]
-            seconds = time.perf_counter() - start
-            bar.close(logs)
-            history._append(epoch, logs, seconds)
+                wb = None if w is None else w[idx]
+                try:
+                    loss, p = self.train_step(xb, yb, wb)
+                except FloatingPointError as error:  # NaN loss: the weights are as before this batch
+                    if not callbacks.terminate_on_nan:
+                        raise
+                    loss, p = getattr(error, "loss", np.nan), None   # TerminateOnNaN (callbacks.py) stops
+                self.update_metrics(loss, yb, p, wb)
+                callbacks.on_train_batch_end(batch, self.get_metrics_result)   # called only if a callback reads it
+                if self.stop_training:
+                    break
+            logs = self.get_metrics_result()
+            if validation_data is not None and self._should_validate(epoch, validation_freq):
+                val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size, verbose=0,
+                                    sample_weight=vw, steps=validation_steps, callbacks=callbacks, return_dict=True)
+                logs.update({f"val_{name}": value for name, value in val.items()})
+            callbacks.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        return history
+        callbacks.on_train_end(logs)
+        return self.history
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto"):
-        """Loss (and accuracy) at inference (dropout off): ``[loss, accuracy]``, or ``loss`` alone without
-        metrics, as Keras.  The loss is the batch-size-weighted mean of per-batch means (Keras's order)."""
+    @staticmethod
+    def _should_validate(epoch, validation_freq):
+        if isinstance(validation_freq, int) and not isinstance(validation_freq, bool) and validation_freq > 0:
+            return (epoch + 1) % validation_freq == 0
+        if isinstance(validation_freq, (list, tuple)):
+            return epoch + 1 in validation_freq
+        raise ValueError(f"fit: validation_freq must be a positive integer or a list of epochs, got {validation_freq!r}")
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """Loss and metrics at inference (dropout off): ``[loss, metric, ...]`` (``loss`` alone without
+        metrics), or the logs dict with ``return_dict``, as Keras.  The loss is the batch-size-weighted
+        mean of per-batch losses (Keras's order); ``sample_weight`` weights each batch's loss."""
         self._require_compiled("evaluate")
         batch_size = checks.positive_int(batch_size, "evaluate: batch_size", default=32)
         verbose = checks.verbosity(verbose, "evaluate")
+        checks.refuse_unimplemented("evaluate", {"steps": steps}, {"steps": _positive_or_none})
         x, y = checks.features_and_targets(self, x, y, "evaluate")
-        n = len(x)
-        batches = batch_slices(n, batch_size)
-        bar = ProgressBar(len(batches), verbose)
+        w = checks.sample_weights(sample_weight, len(x), self.dtype, "evaluate")
+        batches = batch_slices(len(x), batch_size)[:steps]
+        callbacks = callbacks if isinstance(callbacks, callbacks_module.CallbackList) else callbacks_module.CallbackList(
+            callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=len(batches))
+        callbacks.on_test_begin()
+        self.reset_metrics()
 
-        def batch_loss_and_hits(model, rows):
-            """This batch's summed loss and correct predictions.  ``model``: this model, or on the
-            fast path one of its per-thread replicas (the same layers and weights)."""
+        def batch_loss_and_output(model, rows):
+            """This batch's loss and outputs.  ``model``: this model, or on the fast path one of its
+            per-thread replicas (the same layers and weights)."""
             p = model.forward(x[rows], training=False)
-            loss, _ = model.loss_and_gradient(y[rows], p)
-            hits = np.count_nonzero(p.argmax(axis=1) == self.compiled_loss.classes(y[rows]))
-            return float(loss) * len(p), int(hits)
+            loss, _ = model.loss_and_gradient(y[rows], p, None if w is None else self._scaled(w[rows], len(p)))
+            return loss, np.array(p, copy=True)
 
-        if backend.fast():
-            per_batch = inference.map_batches(self, batches, batch_loss_and_hits, bar.update)   # the loop below
+        def fold(per_batch):
+            """Fold the batches not yet counted into the metrics, in batch order (as one loop adds them)."""
+            for rows, (loss, p) in zip(batches[folded[0]:], per_batch[folded[0]:]):
+                self.update_metrics(loss, y[rows], p, None if w is None else w[rows])
+                folded[0] += 1
+
+        folded = [0]                                          # how many batches the metrics have seen
+        if backend.fast() and not callbacks.listens("test_batch"):
+            per_batch = inference.map_batches(self, batches, batch_loss_and_output,
+                                              callbacks.progress("on_test_batch_end"))   # the loop below, over the cores
         else:
             per_batch = []
-            for rows in batches:
-                per_batch.append(batch_loss_and_hits(self, rows))
-                bar.update(1)
-        loss_sum = sum(loss for loss, _ in per_batch)          # in batch order, as one loop would add them
-        correct = sum(hits for _, hits in per_batch)
-        logs = {"accuracy": correct / n, "loss": loss_sum / n} if self.metrics else {"loss": loss_sum / n}
-        bar.close(logs)
-        return [logs["loss"], logs["accuracy"]] if self.metrics else logs["loss"]
+            for i, rows in enumerate(batches):
+                callbacks.on_test_batch_begin(i)
+                per_batch.append(batch_loss_and_output(self, rows))
+                fold(per_batch)
+                callbacks.on_test_batch_end(i, self.get_metrics_result)    # called only if a callback reads it
+        fold(per_batch)
+        logs = callbacks.on_test_end(self.get_metrics_result())
+        return self._results(logs, return_dict)
 
-    def predict(self, x, batch_size=None, verbose="auto"):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for every row of ``x`` at inference (dropout off), in batches: ``(N, D) -> (N, C)``.
         A NumPy array, as Keras's ``predict`` returns (``model(x)`` returns a Tensor)."""
         batch_size = checks.positive_int(batch_size, "predict: batch_size", default=32)
         verbose = checks.verbosity(verbose, "predict")
+        checks.refuse_unimplemented("predict", {"steps": steps}, {"steps": _positive_or_none})
         x = checks.features(self, x, "predict")
+        x = x[:steps * batch_size] if steps else x
         batches = batch_slices(len(x), batch_size)
-        bar = ProgressBar(len(batches), verbose)
-        if backend.fast():
-            out = inference.forward_all(self, x, batches, bar.update)    # the loop below, split over the cores
+        callbacks = callbacks if isinstance(callbacks, callbacks_module.CallbackList) else callbacks_module.CallbackList(
+            callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=len(batches))
+        callbacks.on_predict_begin()
+        if backend.fast() and not callbacks.listens("predict_batch"):
+            out = inference.forward_all(self, x, batches, callbacks.progress("on_predict_batch_end"))   # the loop below
         else:
             out = np.empty((len(x),) + tuple(self.output_shape), dtype=self.dtype)
-            for rows in batches:
+            for i, rows in enumerate(batches):
+                callbacks.on_predict_batch_begin(i)
                 out[rows] = self.forward(x[rows], training=False)
-                bar.update(1)
-        bar.close()
+                callbacks.on_predict_batch_end(i, {"outputs": out[rows]})
+        callbacks.on_predict_end()
         return out
 
     # ------------------------------------------------------------------ weights
@@ -277,19 +380,7 @@ class Model(SubclassingAPI):
 
     def set_weights(self, weights):
         """Copy ``weights`` (Keras's order and shapes, frozen layers' too) into the model's parameter arrays."""
-        own = self.weights
-        weights = list(weights)
-        if len(weights) != len(own):
-            raise ValueError(f"set_weights: the model has {len(own)} weight arrays "
-                             f"({', '.join(str(w.shape) for w in own)}) but {len(weights)} were given")
-        for i, (w, new) in enumerate(zip(own, weights)):
-            new = np.asarray(new)
-            if new.shape != w.shape:
-                raise ValueError(f"set_weights: weight {i} must have shape {w.shape}, got {new.shape}")
-            if not np.all(np.isfinite(new)):
-                raise ValueError(f"set_weights: weight {i} contains NaN or infinite values")
-        for w, new in zip(own, weights):
-            w[...] = new
+        checks.replace_weights(self.weights, weights, "set_weights")
 
     def summary(self, print_fn=print):
         """Print a Keras 3 style table: layer (type), output shape, parameter count (``summary.py``)."""
@@ -320,13 +411,20 @@ class Model(SubclassingAPI):
         changes (``keras_format.py``)."""
         keras_format.load_weights(self, filepath, skip_mismatch)
 
+    def storable_metrics(self):
+        """The compiled metrics as names a model file can hold and ``compile`` takes again: a name as it
+        was given, a built-in metric object of default configuration by its class name.  Any other
+        metric (your own subclass or function, ``weighted_metrics``) is left out, with a warning."""
+        names, left = [], list(self._metric_specs[1])
+        for spec in self._metric_specs[0]:
+            if isinstance(spec, str):
+                names.append(spec)
+            elif type(spec) in metrics_module.METRICS.values() and spec.get_config() == type(spec)().get_config():
+                names.append(type(spec).__name__)
+            else:
+                left.append(spec)
+        if left:
+            warnings.warn(f"save: the metrics {left} are not stored in the model file (only Keras's named "
+                          "metrics are); compile the loaded model again to use them", stacklevel=3)
+        return names
 
-def within_batches(n, batch_size, rng):
-    """Keras 3's ``shuffle='batch'``: the rows of each batch in a random order, the batches in order
-    (row ``i`` sorts by its batch number plus a random fraction)."""
-    return np.argsort(np.arange(n) // batch_size + rng.random(n), kind="stable")
-
-
-def batch_slices(n, batch_size):
-    """Row slices ``[0:b], [b:2b], ...`` over ``n`` rows, ``b = batch_size`` (the last may be shorter)."""
-    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]

@@ -218,7 +218,7 @@ def test_evaluate_and_predict_equal_the_readable_forward_and_loss(make):
             loss, acc = m.evaluate(x, y, batch_size=64, verbose=0)
         np.testing.assert_allclose(p, p_ref, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(loss, expected_loss, rtol=1e-5)
-        assert acc == np.mean(p.argmax(1) == y.argmax(1))
+        assert acc == np.float32(np.mean(p.argmax(1) == y.argmax(1)))     # Keras's metrics are float32
 
 
 def test_training_kernels_never_wake_a_second_thread_pool():

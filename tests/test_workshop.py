@@ -115,7 +115,7 @@ def test_keras_surface_names_and_behaviour(mnist_data):
     (lambda k, m: k.layers.Conv1D, "tf.keras.layers.Conv1D"),
     (lambda k, m: k.layers.BatchNormalization, "tf.keras.layers.BatchNormalization"),
     (lambda k, m: k.datasets.cifar10, "tf.keras.datasets.cifar10"),
-    (lambda k, m: k.callbacks, "tf.keras.callbacks"),
+    (lambda k, m: k.callbacks.BackupAndRestore, "tf.keras.callbacks.BackupAndRestore"),
     (lambda k, m: k.optimizers.Adagrad, "tf.keras.optimizers.Adagrad"),
     (lambda k, m: k.layers.LSTM, "tf.keras.layers.LSTM"),
     (lambda k, m: m.predict_classes, "Sequential.predict_classes"),

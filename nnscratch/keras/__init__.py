@@ -22,7 +22,7 @@ behaviour is reproduced).
 from ..version import __version__ as _nnscratch_version
 from ..tape import Variable
 from ..training import Model
-from . import activations, backend, datasets, layers, losses, models, ops, optimizers, utils
+from . import activations, backend, callbacks, datasets, layers, losses, metrics, models, ops, optimizers, utils
 from ._missing import NotImplementedInNnscratch, missing_attribute
 from .models import Sequential, load_model
 
@@ -31,7 +31,8 @@ config = backend                         # keras.config.floatx / set_floatx / ep
 __version__ = f"nnscratch {_nnscratch_version} (Keras 3 API subset)"
 KERAS_API = "3"
 
-__all__ = ["Sequential", "Model", "Variable", "load_model", "activations", "backend", "config", "datasets", "layers",
-           "losses", "models", "ops", "optimizers", "utils", "NotImplementedInNnscratch", "__version__"]
+__all__ = ["Sequential", "Model", "Variable", "load_model", "activations", "backend", "callbacks", "config",
+           "datasets", "layers", "losses", "metrics", "models", "ops", "optimizers", "utils",
+           "NotImplementedInNnscratch", "__version__"]
 
 __getattr__ = missing_attribute("tf.keras", __all__[:-2])

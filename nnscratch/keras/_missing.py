@@ -15,8 +15,8 @@ HINTS = {
     "Conv1D": "nnscratch's convolutions are 2-D: Conv2D and MaxPooling2D (nnscratch/conv.py)",
     "cifar10": "nnscratch ships MNIST and Fashion-MNIST only",
     "Adagrad": "nnscratch implements the optimizers Adam, SGD and RMSprop",
-    "MeanSquaredError": "nnscratch implements the cross-entropy losses CategoricalCrossentropy and "
-                        "SparseCategoricalCrossentropy",
+    "Huber": "nnscratch implements the losses MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy, "
+             "CategoricalCrossentropy and SparseCategoricalCrossentropy",
 }
 
 
