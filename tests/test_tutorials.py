@@ -77,6 +77,28 @@ def test_mnist_mlp_runs_verbatim(capsys):
     assert acc == ns["history"].history["val_accuracy"][-1]
 
 
+def test_training_with_callbacks_runs_on_nnscratch_as_on_tensorflow(capsys, monkeypatch):
+    """tutorials/training_with_callbacks.py (metrics and losses as objects, a Metric subclass, class and
+    sample weights, callbacks of your own, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, CSVLogger,
+    a schedule), 4,000 training images: run with ``import nnscratch as tf`` and with real TensorFlow,
+    it prints the same log keys, checkpoints and learning rates, and the same test accuracy within
+    one point."""
+    _mnist_or_skip()
+    import tensorflow
+    monkeypatch.setattr(tensorflow.keras.datasets.mnist, "load_data", nnscratch.datasets.mnist.load_data)
+    out = {}
+    for framework in ("nnscratch", "tensorflow"):
+        ns = run_tutorial("training_with_callbacks.py", subset=(4000, 2000), framework=framework)
+        out[framework] = (capsys.readouterr().out.splitlines(), ns)
+    lines = {f: [l for l in text if "log keys" in l or l.startswith(("history keys", "predictions shape", "Epoch 0",
+                                                                    "Epoch 1:", "Epoch 2:", "learning rate after"))]
+             for f, (text, _) in out.items()}
+    assert lines["nnscratch"] == lines["tensorflow"] and len(lines["nnscratch"]) == 12
+    acc = {f: float(ns["score"][1]) for f, (_, ns) in out.items()}
+    assert abs(acc["nnscratch"] - acc["tensorflow"]) <= 0.01 and acc["nnscratch"] > 0.8
+    assert isinstance(out["nnscratch"][1]["model"].optimizer.schedule, nnscratch.schedules.ExponentialDecay)
+
+
 def test_tutorial_edits_are_only_the_announced_ones():
     """The runner changes the epoch count and inserts one subset line, nothing else."""
     for name, epochs_line in (("quickstart_beginner.py", "model.fit(x_train, y_train, epochs=5)"),

@@ -7,8 +7,10 @@
 The file is executed as ``__main__`` in a fresh namespace, which is returned (every variable the
 tutorial made).  ``epochs`` replaces the tutorial's epoch count; ``subset=(n_train, n_test)`` inserts
 one line right after the tutorial's own data preparation that keeps the first images of each split
-(``x_train, y_train, x_test, y_test = x_train[:n], ...``).  Nothing else in the code changes, and each
-edit must match exactly once (the run fails otherwise).
+(``x_train, y_train, x_test, y_test = x_train[:n], ...``).  ``framework='tensorflow'`` runs a tutorial
+written as ``import nnscratch as tf`` on real TensorFlow instead (that line becomes ``import tensorflow
+as tf``).  Nothing else in the code changes, and each edit must match exactly once (the run fails
+otherwise).
 """
 import os
 
@@ -22,11 +24,12 @@ EDITS = {
                      "after": "x_test = x_test.reshape(10000, 784)\n"},
     "quickstart_experts.py": {"epochs": "EPOCHS = {}",
                               "after": "x_test = x_test[..., tf.newaxis].astype(\"float32\")\n"},
+    "training_with_callbacks.py": {"after": "x_train, y_train = x_train[:-1000], y_train[:-1000]\n"},
 }
 TUTORIAL_EPOCHS = {"quickstart_beginner.py": 5, "mnist_mlp.py": 20, "quickstart_experts.py": 5}
 
 
-def source(name, epochs=None, subset=None):
+def source(name, epochs=None, subset=None, framework="nnscratch"):
     """The tutorial's code with the requested edits."""
     with open(os.path.join(HERE, name), encoding="utf-8") as f:
         code = f.read()
@@ -39,6 +42,8 @@ def source(name, epochs=None, subset=None):
         after = EDITS[name]["after"]
         edits.append((after, after + f"x_train, y_train, x_test, y_test = (x_train[:{n_train}], y_train[:{n_train}], "
                                      f"x_test[:{n_test}], y_test[:{n_test}])\n"))
+    if framework == "tensorflow":
+        edits.append(("import nnscratch as tf\n", "import tensorflow as tf\n"))
     for old, new in edits:
         if code.count(old) != 1:
             raise ValueError(f"{name}: expected {old.strip()!r} exactly once, found it {code.count(old)} times")
@@ -46,8 +51,8 @@ def source(name, epochs=None, subset=None):
     return code
 
 
-def run_tutorial(name, epochs=None, subset=None):
+def run_tutorial(name, epochs=None, subset=None, framework="nnscratch"):
     """Execute the tutorial (see the module docstring); returns its namespace."""
     namespace = {"__name__": "__main__", "__file__": os.path.join(HERE, name)}
-    exec(compile(source(name, epochs, subset), os.path.join(HERE, name), "exec"), namespace)
+    exec(compile(source(name, epochs, subset, framework), os.path.join(HERE, name), "exec"), namespace)
     return namespace
