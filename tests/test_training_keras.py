@@ -422,3 +422,23 @@ def test_csv_logger_and_tensorboard_write_what_keras_writes(mnist, tmp_path):
     assert [e.step for e in shown.Scalars("epoch_loss")] == [0, 1, 2]
     _close([e.value for e in shown.Scalars("epoch_loss")], [events["keras"][("train", "epoch_loss", k)] for k in range(3)],
            1e-5, "epoch_loss")
+
+
+def test_model_checkpoint_weights_only_writes_keras_weights_files(mnist, tmp_path):
+    """save_weights_only: the same .weights.h5 files as Keras's, each holding the weights Keras saved
+    at that epoch (read by real Keras's load_weights)."""
+    nn, km, train, val = _overfit_pair(mnist)
+    for side, model, module in (("nn", nn, nnscratch.keras.callbacks), ("keras", km, keras.callbacks)):
+        ck = module.ModelCheckpoint(str(tmp_path / side / "w-{epoch}.weights.h5"), save_weights_only=True)
+        with kr.keras_floatx("float64"):
+            model.fit(*train, batch_size=16, epochs=2, verbose=0, shuffle=False, callbacks=[ck])
+    assert sorted(os.listdir(tmp_path / "nn")) == sorted(os.listdir(tmp_path / "keras")) == ["w-1.weights.h5",
+                                                                                             "w-2.weights.h5"]
+    for name in ("w-1.weights.h5", "w-2.weights.h5"):
+        weights = {}
+        for side in ("nn", "keras"):
+            twin = kr.keras_twin(nn, compile=False)
+            twin.load_weights(str(tmp_path / side / name))
+            weights[side] = twin.get_weights()
+        for u, v in zip(weights["nn"], weights["keras"]):
+            _close(u, v, 1e-10, name)
