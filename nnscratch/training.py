@@ -101,7 +101,7 @@ class Model(SubclassingAPI):
         self.loss, self.compiled_loss, self.optimizer, self.loss_weights = loss, compiled_loss, optimizer, loss_weights
         self._metric_specs, self._compiled = (tuple(metrics or ()), tuple(weighted_metrics or ())), None
         for spec in self._metric_specs[0] + self._metric_specs[1]:       # unknown names fail now, not in fit
-            if not (isinstance(spec, str) and spec.lower() in ("accuracy", "acc")):
+            if isinstance(spec, str) and spec.lower() not in ("accuracy", "acc"):
                 metrics_module.get(spec, dtype=self.dtype)
         self.loss_tracker = metrics_module.Mean(name="loss", dtype=self.dtype)
         self._compiled_hook()

@@ -442,3 +442,26 @@ def test_model_checkpoint_weights_only_writes_keras_weights_files(mnist, tmp_pat
             weights[side] = twin.get_weights()
         for u, v in zip(weights["nn"], weights["keras"]):
             _close(u, v, 1e-10, name)
+
+
+def test_layer_weights_pop_and_version_as_keras(mnist):
+    """model.layers[i].get_weights()/set_weights() and model.pop() do what Keras's do: the same arrays,
+    the same predictions after a layer's weights are replaced and after the head is popped."""
+    x = mnist[0][:20]
+    nn = nnscratch.Sequential([L.Dense(16, activation="tanh", input_shape=(784,), seed=0), L.Dropout(0.2),
+                               L.Dense(10, activation="softmax", seed=1)], dtype="float64")
+    km = kr.keras_twin(nn, compile=False)
+    for a, b in zip(nn.layers, km.layers):
+        assert len(a.get_weights()) == len(b.get_weights())
+        for u, v in zip(a.get_weights(), b.get_weights()):
+            np.testing.assert_array_equal(u, v)
+    new = [w * 0.5 + 0.01 for w in nn.layers[2].get_weights()]
+    nn.layers[2].set_weights(new)
+    km.layers[2].set_weights(new)
+    with kr.keras_floatx("float64"):
+        _close(nn.predict(x, verbose=0), km.predict(x, verbose=0), 1e-12, "predictions after set_weights")
+        nn.pop(), km.pop()
+        assert len(nn.layers) == len(km.layers) == 2
+        # (Keras's predict keeps its traced function from before the pop; its direct call does not)
+        _close(nn.predict(x, verbose=0), km(x, training=False).numpy(), 1e-12, "predictions after pop")
+    assert nnscratch.version.VERSION == nnscratch.__version__ and isinstance(tf.version.VERSION, str)
