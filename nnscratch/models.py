@@ -132,7 +132,7 @@ class Sequential(Model):
                                  f"but receives {shape}")
             shape = layer.output_shape
         if self.compiled_loss is not None:               # compiled before it was built (fit builds it)
-            self._compiled()
+            self._compiled_hook()
 
     @property
     def layers(self):

@@ -26,6 +26,7 @@ subclass (``call``) those it inherits from ``subclassing.py``, where the gradien
 The API mirrors ``keras.Model`` (this class is ``tf.keras.Model``): ``compile``, ``fit``, ``evaluate``,
 ``predict``, ``model(x)``, ``train_on_batch``, ``get_weights``, ``set_weights``, ``summary`` and ``save``.
 """
+import threading
 import warnings
 
 import numpy as np
@@ -76,6 +77,7 @@ class Model(SubclassingAPI):
         self._metric_specs, self._compiled = ((), ()), None
         self.stop_training = False
         self.history = None
+        self._metrics_lock = threading.RLock()   # one evaluate at a time: the metrics are this model's state
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -316,6 +318,10 @@ class Model(SubclassingAPI):
         checks.refuse_unimplemented("evaluate", {"steps": steps}, {"steps": _positive_or_none})
         x, y = checks.features_and_targets(self, x, y, "evaluate")
         w = checks.sample_weights(sample_weight, len(x), self.dtype, "evaluate")
+        with self._metrics_lock:          # threads evaluating one model take turns: the metrics are shared
+            return self._evaluate(x, y, w, batch_size, verbose, steps, callbacks, return_dict)
+
+    def _evaluate(self, x, y, w, batch_size, verbose, steps, callbacks, return_dict):
         batches = batch_slices(len(x), batch_size)[:steps]
         callbacks = callbacks if isinstance(callbacks, callbacks_module.CallbackList) else callbacks_module.CallbackList(
             callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=len(batches))

@@ -329,7 +329,7 @@ def test_shuffle_batch_shuffles_within_each_batch_as_keras_3():
     seen = []
     m = dense_model()
     original = m.train_step
-    m.train_step = lambda xb, yb: (seen.append(xb.copy()), original(xb, yb))[1]
+    m.train_step = lambda xb, yb, *weights: (seen.append(xb.copy()), original(xb, yb, *weights))[1]
     m.fit(x, y, batch_size=16, epochs=1, shuffle="batch", verbose=0)
     for b, xb in enumerate(seen):
         rows = x[16 * b:16 * (b + 1)].astype(np.float32)
