@@ -46,6 +46,7 @@ import zipfile
 import numpy as np
 
 from . import counter_random, fileio, h5_weights, losses, optimizers, registry
+from .errors import NotImplementedInNnscratch
 from .version import __version__
 
 KERAS_VERSION = h5_weights.KERAS_VERSION        # the Keras whose files these are written like (and tested against)
@@ -202,6 +203,10 @@ def compile_config(model):
 def model_config(model):
     """config.json: ``model`` as Keras's ``serialize_keras_object`` writes it (without the object-sharing
     ids Keras adds to repeated dtype policies)."""
+    Sequential = registry.get("Sequential", kind="model")
+    if not isinstance(model, Sequential):
+        raise ValueError(f"save: Keras's model files hold Sequential models here, and {type(model).__name__} "
+                         "is not one; save its weights with model.save_weights('m.weights.h5')")
     if not model.built:
         raise ValueError("save: the model is not built yet (give the first layer input_shape, or fit it first)")
     check_names(model)
@@ -928,7 +933,8 @@ def compile_settings(training):
 def legacy_bytes(model, include_optimizer=True):
     """The bytes of ``model``'s legacy ``.h5`` file, as ``legacy_h5_format.save_model_to_hdf5`` writes it."""
     config = json.dumps(legacy(model_config(model)), allow_nan=False)
-    training = json.dumps(training_config(model), allow_nan=False) if model.optimizer is not None else None
+    compiled = model.optimizer is not None and include_optimizer          # as Keras: no training_config without
+    training = json.dumps(training_config(model), allow_nan=False) if compiled else None     # the optimizer
     h5_weights.check_finite(model, "save")
 
     def fill(f):
@@ -941,9 +947,9 @@ def legacy_bytes(model, include_optimizer=True):
     return h5_weights.h5_bytes(fill)
 
 
-def save_h5(model, path):
+def save_h5(model, path, include_optimizer=True):
     """``model.save('m.h5')``: Keras's legacy HDF5 model file, written atomically."""
-    data = legacy_bytes(model)
+    data = legacy_bytes(model, include_optimizer)
     fileio.write_atomically(path, lambda f: f.write(data))
 
 
@@ -969,11 +975,14 @@ def load_h5(path, compile=True):
 
 
 # ====================================================================== weights only
-def save_weights(model, filepath, overwrite=True):
+def save_weights(model, filepath, overwrite=True, max_shard_size=None):
     """``model.save_weights(filepath)``: the model's weights and its optimizer's state in Keras 3's
     ``.weights.h5`` file (``h5_weights.py``), written atomically.  ``filepath`` must end in
     ``.weights.h5``, as Keras requires.  ``overwrite=False`` refuses to replace an existing file
     (Keras would ask on the terminal)."""
+    if max_shard_size is not None:
+        raise NotImplementedInNnscratch("save_weights(max_shard_size=...) (sharded weights) is not implemented "
+                                        "in nnscratch; it writes one .weights.h5 file")
     path = os.fspath(filepath)
     if not str(path).endswith(".weights.h5"):
         raise ValueError(f"save_weights: the file name must end in '.weights.h5' (Keras 3's weights file), "
@@ -988,7 +997,7 @@ def save_weights(model, filepath, overwrite=True):
     fileio.write_atomically(path, lambda out: out.write(data), what="save_weights")
 
 
-def load_weights(model, filepath, skip_mismatch=False):
+def load_weights(model, filepath, skip_mismatch=False, **kwargs):
     """``model.load_weights(filepath)``: the weights of a file into ``model`` (built, of the same
     architecture), and its optimizer's state when the model is compiled and the file has it.  Reads
     what Keras's ``load_weights`` reads, by the name's ending: ``.weights.h5`` (Keras 3's weights
@@ -1000,9 +1009,13 @@ def load_weights(model, filepath, skip_mismatch=False):
     as it was."""
     path = os.fspath(filepath)
     fail = fileio.Failer("load_weights", path)
-    if skip_mismatch:
-        raise ValueError("load_weights: skip_mismatch=True is not implemented in nnscratch; every weight "
-                         "must fit the model")
+    if skip_mismatch or kwargs.get("by_name") or kwargs.get("objects_to_skip") is not None:
+        argument = "skip_mismatch" if skip_mismatch else "by_name" if kwargs.get("by_name") else "objects_to_skip"
+        raise NotImplementedInNnscratch(f"load_weights({argument}=...) is not implemented in nnscratch: every "
+                                        "weight of the file must fit the model, matched as Keras matches them")
+    unknown = sorted(set(kwargs) - {"by_name", "objects_to_skip"})
+    if unknown:
+        raise ValueError(f"load_weights: invalid keyword arguments {unknown}")
     if not model.built:
         raise ValueError("load_weights: the model is not built yet (give the first layer input_shape, or "
                          "build it), so there is nothing to load the weights into")

@@ -63,6 +63,7 @@ import zlib
 import numpy as np
 
 from . import counter_random, fileio, keras_format, losses, optimizers, registry, schedules
+from .errors import NotImplementedInNnscratch
 
 FILE_FORMAT = "nnscratch-model-v1"
 MAX_META_CHARS = 1 << 22      # 4 Mi characters; the workshop's 3-layer model needs 1,722, 1,000 layers ~200,000
@@ -72,14 +73,22 @@ MAX_META_CHARS = 1 << 22      # 4 Mi characters; the workshop's 3-layer model ne
 SUFFIXES = (".keras", ".h5", ".hdf5", ".npz")
 
 
-def save_model(model, path, overwrite=True):
+def save_model(model, path, overwrite=True, zipped=None, include_optimizer=True, **kwargs):
     """Write ``model`` (architecture, weights, optimizer state, random-generator states) to ``path``,
     in the format its name ends in: ``.keras`` (Keras 3), ``.h5``/``.hdf5`` (Keras's legacy HDF5) or
-    ``.npz`` (nnscratch's own).  ``overwrite=False`` refuses to replace a file (Keras would ask).
+    ``.npz`` (nnscratch's own).  ``overwrite=False`` refuses to replace a file (Keras would ask);
+    ``include_optimizer=False`` leaves the optimizer out of a legacy .h5 file (Keras's other formats
+    ignore it, as Keras does).  Other arguments are refused, as Keras refuses them.
 
     The file gets the permissions ``open(path, 'wb')`` would give it (an existing file keeps its
     mode; a new one gets ``0o666 & ~umask``).  On any error nothing at ``path`` changes.
     """
+    if zipped is False:
+        raise NotImplementedInNnscratch("model.save(zipped=False) (a .keras folder) is not implemented in "
+                                        "nnscratch; it writes the zipped .keras file")
+    if kwargs:
+        raise ValueError(f"save: the following argument(s) are not supported: {sorted(kwargs)} (Keras 3 "
+                         "refuses them too: the format follows the file name)")
     path = os.fspath(path)
     name = os.fsdecode(path)
     if os.path.isdir(path):
@@ -94,7 +103,7 @@ def save_model(model, path, overwrite=True):
     if name.endswith(".keras"):
         return keras_format.save_keras(model, path)
     if name.endswith((".h5", ".hdf5")):
-        return keras_format.save_h5(model, path)
+        return keras_format.save_h5(model, path, include_optimizer)
     meta, arrays = _metadata_and_arrays(model)
     try:
         arrays["__meta__"] = np.array(json.dumps(meta, allow_nan=False))
@@ -180,8 +189,8 @@ def load_model(path, custom_objects=None, compile=True, safe_mode=True):
     path = os.fspath(path)
     fail = _Failer(path)
     if custom_objects:
-        raise ValueError("load_model: custom_objects is not implemented in nnscratch: it builds its own "
-                         "layers only, and never imports or runs code a file names")
+        raise NotImplementedInNnscratch("load_model(custom_objects=...) is not implemented in nnscratch: it "
+                                        "builds its own layers only, and never imports or runs code a file names")
     kind = fileio.sniff(path, fail)
     if kind == "hdf5":
         return keras_format.load_h5(path, compile)

@@ -393,29 +393,30 @@ class Model(SubclassingAPI):
         from .summary import summary_table
         print_fn(summary_table(self))
 
-    def save(self, filepath, overwrite=True):
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Keras's ``save``: the whole model (architecture, weights, optimizer state) in the format the
         name ends in: ``.keras`` (Keras 3's format, which real Keras opens), ``.h5`` (Keras's legacy
-        HDF5) or ``.npz`` (nnscratch's own); written atomically (``saving.py``).  A subclassed model's
-        architecture is its ``call`` code, which no file stores: it is refused before anything is
-        written (keep its weights with ``save_weights`` or ``get_weights``)."""
+        HDF5; ``include_optimizer=False`` leaves the optimizer out) or ``.npz`` (nnscratch's own);
+        written atomically (``saving.py``).  A subclassed model's architecture is its ``call`` code,
+        which no file stores: it is refused before anything is written (keep its weights with
+        ``save_weights`` or ``get_weights``)."""
         if not self._saveable:
             raise ValueError(f"save: {self.name} is a subclassed model, whose architecture is its call() "
                              "code, which a model file cannot store (Keras needs the class too); keep its "
                              "weights with model.save_weights('....weights.h5') or model.get_weights()")
-        saving.save_model(self, filepath, overwrite)
+        saving.save_model(self, filepath, overwrite, zipped, **kwargs)
 
-    def save_weights(self, filepath, overwrite=True):
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
         """Keras's ``save_weights``: the weights and the optimizer's state in Keras 3's ``.weights.h5``
         file, which real Keras's ``load_weights`` reads too (``keras_format.py``)."""
-        keras_format.save_weights(self, filepath, overwrite)
+        keras_format.save_weights(self, filepath, overwrite, max_shard_size)
 
-    def load_weights(self, filepath, skip_mismatch=False):
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
         """Keras's ``load_weights``: the weights (and, if compiled, the optimizer's state) of a
         ``.weights.h5`` file (``save_weights``, here or in Keras), or of a ``.keras`` or legacy ``.h5``
         model file, into this model of the same architecture; checked completely before any weight
         changes (``keras_format.py``)."""
-        keras_format.load_weights(self, filepath, skip_mismatch)
+        keras_format.load_weights(self, filepath, skip_mismatch, **kwargs)
 
     def storable_metrics(self):
         """The compiled metrics as names a model file can hold and ``compile`` takes again: a name as it

@@ -770,3 +770,27 @@ def test_frozen_layers_travel_both_ways_and_training_continues_alike(tmp_path):
         assert [l.trainable for l in (ours.layers[0], ours.layers[1], *ours.layers[1].layers, ours.layers[2])] == flags
         assert max_diff([ours(x)], [k(x).numpy()]) <= TOL and ours.optimizer.iterations == 1
         assert_continues_alike(ours, keras.models.load_model(tmp_path / "k.keras"), "nested")
+
+
+def test_keras_arguments_nnscratch_does_not_implement_are_refused_naming_them(tmp_path):
+    from nnscratch.errors import NotImplementedInNnscratch
+    m = nn_model("nested")
+    m.train_on_batch(*data("nested"))
+    refusals = [
+        (lambda: m.save(tmp_path / "m.keras", zipped=False), NotImplementedInNnscratch, "zipped=False"),
+        (lambda: m.save(tmp_path / "m.keras", save_format="tf"), ValueError, r"not supported: \['save_format'\]"),
+        (lambda: m.save_weights(tmp_path / "m.weights.h5", max_shard_size=1), NotImplementedInNnscratch, "max_shard_size"),
+        (lambda: m.load_weights(tmp_path / "w.weights.h5", skip_mismatch=True), NotImplementedInNnscratch, "skip_mismatch"),
+        (lambda: m.load_weights(tmp_path / "m.h5", by_name=True), NotImplementedInNnscratch, "by_name"),
+        (lambda: m.load_weights(tmp_path / "w.weights.h5", nonsense=1), ValueError, "invalid keyword"),
+        (lambda: nnscratch.load_model(tmp_path / "w.keras", custom_objects={"X": int}), NotImplementedInNnscratch,
+         "custom_objects"),
+    ]
+    for call, error, problem in refusals:
+        with pytest.raises(error, match=problem):
+            call()
+    assert list(tmp_path.iterdir()) == []
+    m.save(tmp_path / "m.h5", include_optimizer=False)            # as Keras: no optimizer, no compile
+    with h5py.File(tmp_path / "m.h5", "r") as f:
+        assert "optimizer_weights" not in f and "training_config" not in f.attrs
+    assert nnscratch.load_model(tmp_path / "m.h5").optimizer is None
