@@ -33,7 +33,7 @@ import warnings
 
 import numpy as np
 
-from . import fileio
+from . import fileio, registry
 
 # Keras's class and default object name for each nnscratch optimizer (RMSprop's default name is the
 # snake case of its class name, as Keras spells it).
@@ -51,25 +51,72 @@ MAX_EXPANSION = 1100           # gzip expands at most ~1032x: a dataset declarin
 # ====================================================================== what is saved
 class Saveable:
     """What a layout needs to know of a model or a layer: Keras's class name, its ``name``, the
-    ``shapes`` of its variables (Keras's order), for a model its ``layers`` (Saveables), and for a live
+    ``shapes`` of its variables (Keras's order), for a model its ``layers`` (Saveables, in the order
+    their weights are the model's) and ``children``, the keys Keras files them under, and for a live
     model the arrays themselves (``arrays``).  Built from a live model by :func:`saveables`, or from a
-    file's configuration before anything is allocated (``keras_format.py``)."""
+    file's configuration before anything is allocated (``keras_format.py``).
 
-    def __init__(self, class_name, name, shapes=(), layers=None, arrays=None, trainable=True):
+    A Sequential's children are its ``layers``, filed under ``layers/<key>`` (:func:`keyed`); a
+    subclassed model's are its attributes, filed under their names (a list or dict of layers under
+    ``<attribute>/<key>``), as Keras walks a model's attributes."""
+
+    def __init__(self, class_name, name, shapes=(), layers=None, arrays=None, trainable=True, children=None):
         self.class_name, self.name, self.trainable = class_name, name, trainable
         self.shapes = [tuple(s) for s in shapes]
         self.layers = layers
         self.arrays = arrays
+        if children is None and layers is not None:
+            children, self.containers = keyed("layers", layers), ["layers"]
+        else:
+            self.containers = [key.split("/")[0] for key, _ in children or [] if "/" in key]
+        self.children = children or []
+
+
+def keyed(container, items):
+    """``[(key, saveable)]``: the saveables of a list, each filed under its class in snake_case,
+    numbered within the list (``dense``, ``dense_1``, ``dropout``): Keras does not use layer names,
+    which differ between two builds of one architecture."""
+    used, found = {}, []
+    for item in items:
+        base = snake_case(item.class_name)
+        found.append((f"{container}/{base}" if base not in used else f"{container}/{base}_{used[base] + 1}", item))
+        used[base] = used.get(base, -1) + 1
+    return found
 
 
 def saveables(model):
-    """The :class:`Saveable` tree of a live nnscratch model: a nested ``Sequential`` (anything with a
-    list of ``layers``) is a node with layers, every other layer a leaf with its weight arrays."""
-    if isinstance(getattr(model, "layers", None), list):
-        return Saveable(type(model).__name__, model.name, layers=[saveables(l) for l in model.layers])
+    """The :class:`Saveable` tree of a live nnscratch model: a model of a class model files name
+    (``registry.py``: a ``Sequential``, its list of ``layers``) and a subclassed model (layers among
+    its attributes) are nodes, every layer a leaf with its weight arrays."""
+    if isinstance(model, tuple(registry.get(n, kind="model") for n in registry.names("model"))):
+        return Saveable(type(model).__name__, model.name,          # a Sequential: its list of layers
+                        layers=[saveables(l) for l in model.layers])
+    if isinstance(getattr(model, "layers", None), list):                 # a subclassed model
+        made = {id(layer): saveables(layer) for layer in model.layers}
+        return Saveable(type(model).__name__, model.name, layers=[made[id(l)] for l in model.layers],
+                        children=attribute_children(model, made))
     weights = list(model.weights)
     return Saveable(type(model).__name__, model.name, [w.shape for w in weights], arrays=weights,
                     trainable=bool(getattr(model, "trainable", True)))
+
+
+def attribute_children(model, made):
+    """A subclassed model's children as Keras's ``saving_lib`` walks them: its attributes by name,
+    sorted (private ones last), each layer once (where it is met first); a list, tuple or dict of
+    layers is a container whose layers are :func:`keyed` under the attribute's name."""
+    found, seen = [], set()
+    for name, value in sorted(vars(model).items(), key=lambda item: ("~" if item[0].startswith("_") else "")
+                              + item[0]):
+        if id(value) in made:
+            if id(value) not in seen:
+                seen.add(id(value))
+                found.append((name, made[id(value)]))
+        elif isinstance(value, (list, tuple, dict)):
+            items = [v for v in (value.values() if isinstance(value, dict) else value)
+                     if id(v) in made and id(v) not in seen]
+            seen.update(id(v) for v in items)
+            found += keyed(name, [made[id(v)] for v in items])
+    return found
 
 
 def snake_case(name):
@@ -81,18 +128,13 @@ def snake_case(name):
 
 def keras3_layout(root):
     """``[(path, saveable)]`` in the order Keras's ``saving_lib`` visits them: the model itself at
-    ``''``, then each layer at ``layers/<key>`` (a nested model's layers below it)."""
+    ``''``, then each child at its key (a nested model's children below it)."""
     found = [("", root)]
 
-    def walk(model, prefix):
-        used = {}
-        for layer in model.layers:
-            base = snake_case(layer.class_name)
-            key = base if base not in used else f"{base}_{used[base] + 1}"     # dense, dense_1, dense_2
-            used[base] = used.get(base, -1) + 1
-            found.append((prefix + "layers/" + key, layer))
-            if layer.layers is not None:
-                walk(layer, prefix + "layers/" + key + "/")
+    def walk(node, prefix):
+        for key, child in node.children:
+            found.append((prefix + key, child))
+            walk(child, prefix + key + "/")
     walk(root, "")
     return found
 
@@ -362,16 +404,15 @@ def read_keras3(h5, root, fail):
     file for another architecture must not half-load."""
     found = {}
     for path, saveable in keras3_layout(root):
-        if saveable.layers is not None:                          # a model: its layers, and nothing else
-            expected = {p.rsplit("/", 1)[-1] for p, s in keras3_layout(saveable)[1:] if p.count("/") == 1}
-            group = h5.group(f"{path}/layers" if path else "layers")
+        for container in saveable.containers:                    # a model's list of layers: nothing else
+            expected = {key.split("/")[1] for key, _ in saveable.children if key.startswith(container + "/")}
+            where = f"{path}/{container}" if path else container
+            group = h5.group(where)
             if group is not None:
-                extra = sorted(set(h5.names(group, len(expected) + 64, f"{path or 'the file'}'s layers"))
-                               - expected)
+                extra = sorted(set(h5.names(group, len(expected) + 64, where)) - expected)
                 if extra:
-                    fail(f"the file holds weights for layers {extra[:5]} under '{path}/layers', which this "
-                         f"model does not have (it has {sorted(expected)}); it was saved from another "
-                         "architecture")
+                    fail(f"the file holds weights for layers {extra[:5]} under '{where}', which this model "
+                         f"does not have (it has {sorted(expected)}); it was saved from another architecture")
         group = h5.group(vars_group(path))
         where = f"{vars_group(path)} ({saveable.class_name} {saveable.name!r})"
         if group is None:

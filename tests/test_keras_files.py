@@ -794,3 +794,54 @@ def test_keras_arguments_nnscratch_does_not_implement_are_refused_naming_them(tm
     with h5py.File(tmp_path / "m.h5", "r") as f:
         assert "optimizer_weights" not in f and "training_config" not in f.attrs
     assert nnscratch.load_model(tmp_path / "m.h5").optimizer is None
+
+
+class Subclassed(nnscratch.keras.Model):
+    """A model of its own (keras.Model subclassing): layers as attributes, in a list and a dict."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = Dense(8, activation="tanh", seed=1)
+        self.blocks = [Dense(6, activation="relu", seed=2)]
+        self.heads = {"out": Dense(4, activation="softmax", seed=3)}
+
+    def call(self, x):
+        return self.heads["out"](self.blocks[0](self.hidden(x)))
+
+
+class KerasSubclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = keras.layers.Dense(8, activation="tanh")
+        self.blocks = [keras.layers.Dense(6, activation="relu")]
+        self.heads = {"out": keras.layers.Dense(4, activation="softmax")}
+
+    def call(self, x):
+        return self.heads["out"](self.blocks[0](self.hidden(x)))
+
+
+def test_a_subclassed_model_s_weights_file_is_keras_s_layout_both_ways(tmp_path):
+    """Keras files a subclassed model's layers under its attribute names (a list's under the list's
+    name): the same file both ways, with the optimizer's state; training continues alike."""
+    x, y = data("nested")
+    ours, theirs = Subclassed(), KerasSubclassed()
+    ours(x[:1])
+    theirs(x[:1])
+    ours.compile(loss="categorical_crossentropy", optimizer="adam")
+    theirs.compile(loss="categorical_crossentropy", optimizer="adam")
+    ours.train_on_batch(x[:8], y[:8])
+    theirs.optimizer.build(theirs.trainable_variables)
+    ours.save_weights(tmp_path / "ours.weights.h5")
+    theirs.save_weights(tmp_path / "theirs.weights.h5")
+    assert [i[:3] for i in h5_tree(tmp_path / "ours.weights.h5")] == [i[:3] for i in h5_tree(tmp_path / "theirs.weights.h5")]
+    theirs.load_weights(tmp_path / "ours.weights.h5")
+    assert max_diff([theirs(x).numpy()], [ours(x).numpy()]) <= TOL and int(theirs.optimizer.iterations) == 1
+    ours.train_on_batch(x[8:], y[8:])
+    keras_step(theirs, x[8:], y[8:])
+    assert max_diff(theirs.get_weights(), ours.get_weights()) <= TOL
+    theirs.save_weights(tmp_path / "theirs.weights.h5")
+    again = Subclassed()
+    again(x[:1])
+    again.compile(loss="categorical_crossentropy", optimizer="adam")
+    again.load_weights(tmp_path / "theirs.weights.h5")
+    assert max_diff(again.get_weights(), theirs.get_weights()) == 0 and again.optimizer.iterations == 2
