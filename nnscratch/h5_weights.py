@@ -163,12 +163,18 @@ def optimizer_params(model):
     return list(opt.variables) if opt.built else model.trainable_weights
 
 
+def head(opt):
+    """The variables Keras's optimizer keeps before its state: ``iteration`` and ``learning_rate``
+    (none for a learning-rate schedule, which Keras computes from the iteration)."""
+    return ["iteration"] if getattr(opt, "schedule", None) is not None else ["iteration", "learning_rate"]
+
+
 def optimizer_arrays(opt, params):
     """Keras's ``optimizer.variables`` for ``opt`` training ``params``: ``[iteration (int64),
-    learning_rate (float32), state...]``.  An optimizer compiled but not yet built gives zeros, the
-    state Keras builds for it when it loads the model."""
+    learning_rate (float32, unless a schedule gives it), state...]``.  An optimizer compiled but not
+    yet built gives zeros, the state Keras builds for it when it loads the model."""
     state = opt.state_of(params) if opt.built else None     # refuses an optimizer built for another model
-    arrays = [np.array(opt.iterations, np.int64), np.array(opt.learning_rate, np.float32)]
+    arrays = [np.array(opt.iterations, np.int64), np.array(opt.learning_rate, np.float32)][:len(head(opt))]
     for slot, i, _ in optimizer_layout(opt, len(params)):
         arrays.append(state[slot][i] if state is not None else np.zeros_like(params[i]))
     return arrays
@@ -178,14 +184,15 @@ def restore_optimizer(opt, params, arrays):
     """Put Keras's optimizer variables ``arrays`` (checked: :func:`optimizer_arrays`' count, shapes and
     dtypes) into ``opt``, building its state for ``params``: ``[iteration, learning_rate]`` alone is an
     optimizer Keras never built (no step taken), which stays unbuilt here too."""
-    iterations, learning_rate = int(arrays[0]), float(arrays[1])
-    if np.float32(learning_rate) != np.float32(opt.learning_rate):   # the same float32: the same rate
-        opt.learning_rate = float(str(np.float32(learning_rate)))    # its shortest decimal, e.g. 0.001
-    if len(arrays) == 2 and opt.slots:                # Keras's optimizer was never built: a fresh one
+    n = len(head(opt))
+    iterations = int(arrays[0])
+    if n == 2 and np.float32(arrays[1]) != np.float32(opt.learning_rate):   # the same float32: the same rate
+        opt.learning_rate = float(str(np.float32(arrays[1])))                # its shortest decimal, e.g. 0.001
+    if len(arrays) == n and opt.slots:                # Keras's optimizer was never built: a fresh one
         opt.variables, opt.state, opt.built, opt.iterations = [], {}, False, iterations
         return
     opt.build(params)                                 # zeros; sets iterations to 0
-    for (slot, i, _), array in zip(optimizer_layout(opt, len(params)), arrays[2:]):
+    for (slot, i, _), array in zip(optimizer_layout(opt, len(params)), arrays[n:]):
         opt.state[slot][i][...] = array
     opt.iterations = iterations
 
@@ -204,13 +211,13 @@ def skip_optimizer(why):
                   "optimizer state (Keras skips it the same way)", stacklevel=4)
 
 
-def checked_optimizer_arrays(arrays, layout, fail):
-    """``arrays`` (iteration, learning_rate, state) if their values can be an optimizer's."""
-    iteration, learning_rate = int(arrays[0]), float(arrays[1])
+def checked_optimizer_arrays(arrays, layout, n, fail):
+    """``arrays`` (iteration, learning_rate unless ``n`` is 1, state) if their values can be an optimizer's."""
+    iteration, learning_rate = int(arrays[0]), float(arrays[1]) if n == 2 else 1.0
     if not 0 <= iteration < 2 ** 62 or not learning_rate > 0:
         fail(f"the optimizer's iteration ({iteration}) must be >= 0 and its learning rate ({learning_rate}) "
              "> 0; the file was edited")
-    if len(arrays) == 2 and layout and iteration > 0:
+    if len(arrays) == n and layout and iteration > 0:
         fail(f"the optimizer has taken {iteration} steps but its state is missing; the file was edited")
     return arrays
 
@@ -436,19 +443,20 @@ def read_keras3_optimizer(h5, opt, shapes, fail):
     group = h5.group("optimizer/vars")
     if group is None:
         return None
-    layout = optimizer_layout(opt, len(shapes))
+    layout, first = optimizer_layout(opt, len(shapes)), head(opt)
     n = h5.count(group)
     saved_name = group.attrs.get("name", "")
     other = other_optimizer(saved_name.decode() if isinstance(saved_name, bytes) else str(saved_name), opt)
-    if other or n not in (2, 2 + len(layout)):
+    if other or n not in (len(first), len(first) + len(layout)):
         return skip_optimizer(f"it is a {other} optimizer's" if other else
-                              f"the model's {KERAS_OPTIMIZERS[opt.name][0]} has {2 + len(layout)} variables "
-                              f"whereas the file has {n}")
-    arrays = [h5.array(group, "0", (), "iu", "optimizer/vars/0 (iteration)"),
-              h5.array(group, "1", (), "f", "optimizer/vars/1 (learning_rate)")]
-    for k, (slot, i, name) in enumerate(layout[:n - 2]):
-        arrays.append(h5.array(group, str(k + 2), shapes[i], "f", f"optimizer/vars/{k + 2} ({name} of weight {i})"))
-    return checked_optimizer_arrays(arrays, layout, fail)
+                              f"the model's {KERAS_OPTIMIZERS[opt.name][0]} has {len(first) + len(layout)} "
+                              f"variables whereas the file has {n}")
+    arrays = [h5.array(group, str(k), (), "iu" if k == 0 else "f", f"optimizer/vars/{k} ({name})")
+              for k, name in enumerate(first)]
+    for k, (slot, i, name) in enumerate(layout[:n - len(first)]):
+        at = k + len(first)
+        arrays.append(h5.array(group, str(at), shapes[i], "f", f"optimizer/vars/{at} ({name} of weight {i})"))
+    return checked_optimizer_arrays(arrays, layout, len(first), fail)
 
 
 def assign(root, arrays):
@@ -529,7 +537,7 @@ def write_legacy(f, model, include_optimizer=True):
         path_of = {id(v.array): v.path for _, found in legacy_variables(root) for v in found}
         paths = [path_of[id(p)] for p in params]
         prefix = KERAS_OPTIMIZERS[opt.name][1]
-        names = [f"{prefix}/iteration", f"{prefix}/learning_rate"] + [
+        names = [f"{prefix}/{name}" for name in head(opt)] + [
             f"{prefix}/{paths[i].replace('/', '_')}_{name}" for _, i, name in optimizer_layout(opt, len(params))]
         group = f.create_group("optimizer_weights")
         save_attribute_list(group, "weight_names", [n.encode("utf8") for n in names])
@@ -593,18 +601,19 @@ def read_legacy_optimizer(h5, opt, shapes, fail):
     if group is None:
         return None
     names = h5.strings(group, "weight_names", 2 + 8 * len(shapes) + 8, "optimizer_weights's weight_names")
-    layout = optimizer_layout(opt, len(shapes))
+    layout, first = optimizer_layout(opt, len(shapes)), head(opt)
     saved = names[0].split("/")[0] if names else ""
-    if len(names) not in (2, 2 + len(layout)) or not names[0].endswith("/iteration") \
-            or not names[1].endswith("/learning_rate") or other_optimizer(saved, opt):
+    if len(names) not in (len(first), len(first) + len(layout)) or other_optimizer(saved, opt) \
+            or [n.split("/")[-1] for n in names[:len(first)]] != first:
         return skip_optimizer(f"its saved variables ({len(names)}: {names[:2]}...) are not the "
-                              f"{2 + len(layout)} of Keras 3's {KERAS_OPTIMIZERS[opt.name][0]}")
+                              f"{len(first) + len(layout)} of Keras 3's {KERAS_OPTIMIZERS[opt.name][0]}")
     arrays = []
     for k, name in enumerate(names):
         parts = [h5.component(p, "a weight name") for p in name.split("/")]
         sub = h5.group("/".join(["optimizer_weights"] + parts[:-1]))
         if sub is None:
             fail(f"optimizer_weights/{name} is missing; the file is damaged")
-        shape, kinds = ((), "iu") if k == 0 else ((), "f") if k == 1 else (shapes[layout[k - 2][1]], "f")
+        shape, kinds = ((), "iu") if k == 0 else ((), "f") if k < len(first) else \
+            (shapes[layout[k - len(first)][1]], "f")
         arrays.append(h5.array(sub, parts[-1], shape, kinds, f"optimizer_weights/{name}"))
-    return checked_optimizer_arrays(arrays, layout, fail)
+    return checked_optimizer_arrays(arrays, layout, len(first), fail)

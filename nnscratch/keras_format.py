@@ -35,6 +35,7 @@ configuration without allocating anything, and only then are the weights read, e
 its shape before a byte of it is, and the model built.
 """
 import datetime
+import inspect
 import io
 import itertools
 import json
@@ -45,7 +46,7 @@ import zipfile
 
 import numpy as np
 
-from . import counter_random, fileio, h5_weights, losses, optimizers, registry
+from . import counter_random, fileio, h5_weights, losses, optimizers, registry, schedules
 from .errors import NotImplementedInNnscratch
 from .version import __version__
 
@@ -160,8 +161,11 @@ def optimizer_config(opt):
     if opt.name not in h5_weights.KERAS_OPTIMIZERS:
         raise ValueError(f"save: the optimizer {type(opt).__name__} is not one of Keras's")
     keras_class, keras_name = h5_weights.KERAS_OPTIMIZERS[opt.name]
-    config = {"name": keras_name, "learning_rate": float(np.float32(opt.learning_rate)),   # Keras's float32 variable
-              "weight_decay": None, "clipnorm": None,
+    schedule = getattr(opt, "schedule", None)
+    rate = float(np.float32(opt.learning_rate)) if schedule is None else {     # Keras's float32 variable,
+        "module": "keras.optimizers.schedules", "class_name": type(schedule).__name__,   # or its schedule
+        "config": schedule.get_config(), "registered_name": None}
+    config = {"name": keras_name, "learning_rate": rate, "weight_decay": None, "clipnorm": None,
               "global_clipnorm": None, "clipvalue": None, "use_ema": False, "ema_momentum": 0.99,
               "ema_overwrite_frequency": None, "loss_scale_factor": None, "gradient_accumulation_steps": None}
     config.update({k: v for k, v in opt.get_config().items() if k not in ("name", "learning_rate")})
@@ -640,11 +644,9 @@ class Plan:
         cls = optimizers.OPTIMIZERS[kinds[kind]]
         s = Settings(config, f"the {kind} optimizer", fail)
         s.take("name")
-        lr = s.take("learning_rate", 0.001)
-        if isinstance(lr, dict):
-            fail(f"the {kind} optimizer's learning rate is a schedule ({lr.get('class_name')!r:.40}), which "
-                 "this nnscratch does not implement")
-        kwargs = {"learning_rate": shortest_float32(s.number("learning_rate"))}
+        rate = s.config.get("learning_rate", 0.001)
+        kwargs = {"learning_rate": self.schedule_from(s.take("learning_rate"), kind) if isinstance(rate, dict)
+                  else shortest_float32(s.number("learning_rate", 0.001))}
         if s.take("use_ema", False) is not False or s.take("is_legacy_optimizer", False) is not False:
             fail(f"the {kind} optimizer uses an exponential moving average of the weights (use_ema), which "
                  "nnscratch does not implement")
@@ -665,6 +667,28 @@ class Plan:
             return cls(**kwargs)
         except (TypeError, ValueError) as e:
             fail(f"the {kind} optimizer's settings are invalid: {e}")
+
+    def schedule_from(self, value, kind):
+        """A learning-rate schedule of ``schedules.py`` from Keras's serialized one (same names, same keys)."""
+        names = schedules.__all__[1:]
+        name, config = keras_object(value, f"the {kind} optimizer's learning rate", self.fail, names)
+        s = Settings(config, f"the {name} schedule", self.fail)
+        accepted = [p for p in inspect.signature(getattr(schedules, name)).parameters]
+        kwargs = {}
+        for key in accepted:
+            value = s.take(key)
+            if value is not None:
+                plain = isinstance(value, (bool, int, float, str)) or (
+                    isinstance(value, list) and len(value) <= 10_000
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+                if not plain or (isinstance(value, float) and not math.isfinite(value)):
+                    self.fail(f"the {name} schedule's {key} must be a number (or a list of numbers), got {value!r:.60}")
+                kwargs[key] = value
+        s.done()
+        try:
+            return getattr(schedules, name)(**kwargs)
+        except (TypeError, ValueError) as e:
+            self.fail(f"the {name} schedule's settings are invalid: {e}")
 
     def loss_from(self, value):
         fail = self.fail

@@ -588,7 +588,10 @@ CONFIG_EDITS = {
     "negative units": (lambda c: layer(c, 1)["config"].update(units=-3), "units must be an integer >= 1"),
     "optimizer": (lambda c: c["compile_config"]["optimizer"].update(class_name="Adagrad"), "'Adagrad'.*compile=False"),
     "schedule": (lambda c: c["compile_config"]["optimizer"]["config"].update(
-        learning_rate={"class_name": "ExponentialDecay", "config": {}}), "schedule"),
+        learning_rate={"class_name": "PolynomialDecay", "config": {}}), "PolynomialDecay, which nnscratch does not"),
+    "schedule setting": (lambda c: c["compile_config"]["optimizer"]["config"].update(
+        learning_rate={"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.1, "decay_steps": 0,
+                                                                    "decay_rate": 0.5}}), "decay_steps must be > 0"),
     "loss": (lambda c: c["compile_config"].update(loss="huber"), "Unknown loss 'huber'"),
     "nested too deep": (lambda c: [c["config"]["layers"].__setitem__(2, {"class_name": "Sequential", "config": {
         "name": f"s{i}", "layers": [c["config"]["layers"][2]]}}) for i in range(20)], "more than 16 deep"),
@@ -608,7 +611,7 @@ def test_a_keras_file_with_what_nnscratch_cannot_honour_is_refused_naming_it(tmp
     tracemalloc.stop()
     assert peak < 50_000_000                  # "huge layer" would need 2.4 GB: refused before building
     assert repr(str(path)) in str(e.value) and "nnscratch_evil_module" not in sys.modules
-    if case in ("optimizer", "schedule", "loss"):          # what only compile() needs: load without it
+    if case in ("optimizer", "schedule", "schedule setting", "loss"):    # only compile() needs them
         assert nnscratch.load_model(path, compile=False).optimizer is None
 
 
@@ -845,3 +848,29 @@ def test_a_subclassed_model_s_weights_file_is_keras_s_layout_both_ways(tmp_path)
     again.compile(loss="categorical_crossentropy", optimizer="adam")
     again.load_weights(tmp_path / "theirs.weights.h5")
     assert max_diff(again.get_weights(), theirs.get_weights()) == 0 and again.optimizer.iterations == 2
+
+
+def test_learning_rate_schedules_travel_both_ways(tmp_path):
+    """A schedule is the optimizer's configuration, not a variable (Keras keeps no learning_rate
+    variable then): the same schedule both ways, and training continues on it alike."""
+    from nnscratch import schedules
+    x, y = data("nested")
+    ours = nn_model("nested", Adam(schedules.ExponentialDecay(0.01, 3, 0.5, staircase=True)))
+    ours.train_on_batch(x[:8], y[:8])
+    k = keras_twin(nn_model("nested"), keras.optimizers.Adam(
+        keras.optimizers.schedules.CosineDecay(0.01, 10, alpha=0.1, warmup_target=0.02, warmup_steps=2)))
+    keras_step(k, x[:8], y[:8])
+    for name, model in (("m", ours), ("k", k)):
+        model.save(tmp_path / f"{name}.keras")
+        model.save_weights(tmp_path / f"{name}.weights.h5")
+    theirs = keras.models.load_model(tmp_path / "m.keras")
+    assert isinstance(theirs.optimizer._learning_rate, keras.optimizers.schedules.ExponentialDecay)
+    assert theirs.optimizer._learning_rate.get_config() == ours.optimizer.schedule.get_config()
+    assert_continues_alike(nnscratch.load_model(tmp_path / "m.keras"), theirs, "nested")
+    from_keras = nnscratch.load_model(tmp_path / "k.keras")
+    assert from_keras.optimizer.schedule.get_config() == k.optimizer._learning_rate.get_config()
+    assert from_keras.optimizer.iterations == 1
+    assert_continues_alike(from_keras, keras.models.load_model(tmp_path / "k.keras"), "nested")
+    again = nn_model("nested", Adam(schedules.CosineDecay(0.01, 10, alpha=0.1, warmup_target=0.02, warmup_steps=2)))
+    again.load_weights(tmp_path / "k.weights.h5")            # iteration and the slots: no learning_rate
+    assert again.optimizer.iterations == 1 and max_diff(again.get_weights(), k.get_weights()) == 0
