@@ -374,8 +374,8 @@ class GradientTape:
         return False
 
     def _record(self, output, inputs, vjp):
-        if not self._recording or not _differentiable(output):
-            return
+        if not self._recording or self._records is None or not _differentiable(output):
+            return                                          # stopped, used up by gradient(), or integers
         needed = [isinstance(x, (Tensor, Variable)) and _differentiable(x) and self._watches(x) for x in inputs]
         if any(needed):
             self._watched[id(output)] = output

@@ -102,6 +102,17 @@ def test_a_non_persistent_tape_gives_one_set_of_gradients():
     assert float(tape.gradient(z, x)) == 32.0 and float(tape.gradient(y, x)) == 4.0
 
 
+def test_a_gradient_taken_inside_the_tape_s_block_ends_its_record():
+    """As in TensorFlow, a non-persistent tape may give its gradient inside its own block; the
+    operations after it are simply not recorded (no error)."""
+    x = ns.Variable(2.0)
+    with ns.GradientTape() as tape:
+        y = x * x
+        assert float(tape.gradient(y, x)) == 4.0
+        z = y * 3.0
+    assert float(z) == 12.0
+
+
 def test_stop_gradient_and_stop_recording():
     x = ns.Variable(2.0)
     with ns.GradientTape() as tape:
