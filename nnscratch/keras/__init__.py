@@ -10,6 +10,10 @@
     model.add(tf.keras.layers.Dropout(0.2))
     model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
 
+``tf.keras.Model`` is what you subclass (``__init__`` and ``call``, ``nnscratch/subclassing.py``: its
+gradients come from the tape); ``keras.ops`` are the tape's operations under Keras's names,
+``keras.Variable`` is ``tf.Variable``, ``keras.backend.set_floatx`` sets the default float type.
+
 Everything here is a thin alias of the nnscratch implementation (``nnscratch/layers.py``,
 ``nnscratch/models.py``, ...); nothing is computed in this package.  A Keras name that nnscratch does
 not implement (``tf.keras.layers.Conv1D``, ``model.predict_classes``, ...) raises
