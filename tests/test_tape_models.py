@@ -365,3 +365,27 @@ def test_a_from_scratch_loop_as_the_books_write_it_runs_as_in_tensorflow(mnist_d
     assert our_losses[-1] < our_losses[0]
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def _top_margin_ours(y_true, y_pred):
+    """A metric of your own, written with the tape's operations: the probability the true class gets
+    beyond the mean probability, per sample."""
+    return ns.reduce_sum(y_true * y_pred, axis=-1) - ns.reduce_mean(y_pred, axis=-1)
+
+
+def _top_margin_keras(y_true, y_pred):
+    return keras.ops.sum(y_true * y_pred, axis=-1) - keras.ops.mean(y_pred, axis=-1)
+
+
+def test_a_metric_function_of_your_own_works_in_fit_as_in_keras(float64):
+    x, y = _batches(48, d=20, seed=5)
+    nn = ns.Sequential([L.Dense(8, activation="tanh", input_shape=(20,), seed=1), L.Dense(10, activation="softmax", seed=2)])
+    nn.compile(loss=_mse_ours, optimizer="sgd", metrics=[_top_margin_ours])
+    km = kr.keras_twin(nn, compile=False)
+    optimizer = keras.optimizers.SGD()
+    with kr.keras_floatx("float64"):
+        km.compile(loss=_mse_keras, optimizer=optimizer, metrics=[_top_margin_keras])
+        k_history = km.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    history = nn.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(history["_top_margin_ours"], k_history["_top_margin_keras"], rtol=1e-10)
+    np.testing.assert_allclose(history["loss"], k_history["loss"], rtol=1e-10)
