@@ -7,6 +7,8 @@ Importing this package imports TensorFlow (slow, a few seconds).  Install with
   for any nnscratch ``Sequential`` of Dense/Activation/Dropout/Flatten/Softmax/Conv2D/MaxPooling2D, and
   the loss that the twin trains on (categorical or sparse cross-entropy, ``from_logits`` or not).
 * :mod:`keras_reference.transfer` -- weights both ways (nnscratch -> Keras, Keras -> nnscratch).
+* :mod:`keras_reference.graphs`   -- twins of graph models (``keras.Model(inputs, outputs)``) both ways,
+  weights copied layer by layer, and N optimizer steps on both sides (``compare_graph_steps``).
 * :mod:`keras_reference.masks`    -- rebuild the dropout masks Keras draws and replay them in nnscratch.
 * :mod:`keras_reference.compare`  -- side-by-side differences: forward, loss, gradients, N optimizer
   steps, a whole ``fit`` epoch, ``evaluate``/``predict``; also ``python -m keras_reference.compare``.

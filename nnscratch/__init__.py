@@ -17,6 +17,7 @@ from .version import __version__
 
 from . import activations, datasets, gradcheck, initializers, layers, losses, nn, optimizers, utils
 from . import callbacks, elementwise_losses, metrics, monitors, schedules, version
+from . import functional, input_layer, merging  # noqa: F401  (keras.Model(inputs, outputs) and its layers)
 from .backend import get_backend, set_backend
 from .errors import NotImplementedInNnscratch
 from .models import History, Sequential

@@ -100,7 +100,10 @@ def _array(values, name, what):
 
 def features(model, x, what):
     """``x`` as a C-contiguous array of the model's dtype, shape ``(N,) + sample shape`` (``(N, D)``
-    for Dense models), finite; builds the model from ``x``'s shape if it is not built yet."""
+    for Dense models), finite; builds the model from ``x``'s shape if it is not built yet.  A graph
+    model checks each of its inputs this way (its ``check_inputs``, ``graph_io.py``)."""
+    if hasattr(model, "check_inputs"):
+        return model.check_inputs(x, what)
     x = _array(x, "x", what)
     if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(f"{what}: x must hold numbers, got an array of {x.dtype}")
@@ -140,6 +143,8 @@ def features(model, x, what):
 def features_and_targets(model, x, y, what):
     """``(x, y)`` checked: ``x`` as :func:`features`, ``y`` as :func:`targets` for the compiled loss."""
     x = features(model, x, what)
+    if hasattr(model, "check_targets"):                   # a graph model: each output's targets
+        return x, model.check_targets(y, len(x), what)
     return x, targets(model.compiled_loss, y, len(x), model.output_dim, model.dtype, what)
 
 

@@ -7,7 +7,53 @@ import numbers
 
 import numpy as np
 
-from . import checks
+from . import checks, symbolic
+
+
+class Arrays:
+    """Several arrays with one row per sample, cut into batches together: a graph model's several inputs
+    (or targets, or outputs).  ``a[rows]`` takes the same rows of each, ``a[rows] = values`` writes each,
+    ``len(a)`` counts the samples, and iterating gives the arrays (the first input's, the second's, ...)."""
+
+    def __init__(self, arrays):
+        self.arrays = list(arrays)
+
+    def __getitem__(self, rows):
+        return Arrays([a[rows] for a in self.arrays])
+
+    def __setitem__(self, rows, values):
+        for a, v in zip(self.arrays, values):
+            a[rows] = v
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+    def __iter__(self):
+        return iter(self.arrays)
+
+    def __repr__(self):
+        return f"Arrays({', '.join(f'{a.shape} {a.dtype}' for a in self.arrays)})"
+
+
+def empty_outputs(model, n):
+    """The array ``predict`` fills, ``(N,) + one output's shape``; for a graph model with several outputs one
+    array per output (:class:`Arrays`)."""
+    shapes = getattr(model, "output_sample_shapes", None)
+    if shapes is None:
+        return np.empty((n,) + tuple(model.output_shape), dtype=model.dtype)
+    arrays = [np.empty((n,) + tuple(shape), dtype=model.dtype) for shape in shapes]
+    return arrays[0] if len(arrays) == 1 else Arrays(arrays)
+
+
+def predictions(model, out):
+    """``predict``'s answer: the array, or a graph model's outputs in the structure it was made with (a list,
+    a dict), as Keras returns them."""
+    return symbolic.pack(model.output, out.arrays) if isinstance(out, Arrays) else out
+
+
+def copied(p):
+    """A copy of a batch's outputs (a list of arrays for several), safe from the next batch's work arrays."""
+    return [np.array(a, copy=True) for a in p] if isinstance(p, list) else np.array(p, copy=True)
 
 
 def batch_slices(n, batch_size):
@@ -61,6 +107,9 @@ def sample_weights(model, y, sample_weight, class_weight, what):
         raise ValueError(f"{what}: sample_weight and class_weight cannot be given at the same time (as in Keras); "
                          "multiply the class weights into the sample weights instead")
     if class_weight is not None:
+        if isinstance(y, Arrays):
+            raise ValueError(f"{what}: class_weight is only supported for models with a single output (as in "
+                             "Keras); give sample_weight instead")
         return class_weights(y, class_weight, model.dtype)
     return checks.sample_weights(sample_weight, len(y), model.dtype, what)
 

@@ -201,15 +201,21 @@ def check_loss(kind, y, pred, h=1e-5, tol=DEFAULT_TOL, sample_weight=None):
 
 @on_backend
 def check_model(model, x, y, training=True, h=1e-5, max_entries=200, tol=DEFAULT_TOL, seed=0, sample_weight=None):
-    """Check every trainable parameter tensor of a float64 ``Sequential`` end to end (loss included,
-    weighted by ``sample_weight (N,)`` if given), and the input.  Large tensors are checked on
-    ``max_entries`` random entries each (``None``: all).  The layers of a nested ``Sequential`` are
-    checked in their place (``outer/inner/dense/kernel``).  ``backend``: ``'numpy'`` (default) or ``'numba'``."""
+    """Check every trainable parameter tensor of a float64 model end to end (loss included, weighted by
+    ``sample_weight (N,)`` if given), and the input.  Large tensors are checked on ``max_entries``
+    random entries each (``None``: all).  The layers of a nested ``Sequential`` are checked in their
+    place (``outer/inner/dense/kernel``).  A graph model (``keras.Model(inputs, outputs)``) takes a list
+    of inputs and of targets where it has several; each input is checked (``input a``, ``input b``).
+    ``backend``: ``'numpy'`` (default) or ``'numba'``."""
     if model.dtype != np.float64:
-        raise ValueError("check_model: create the model with Sequential(dtype='float64') for a meaningful check")
+        raise ValueError("check_model: create the model in float64 (Sequential(dtype='float64'), or float64 "
+                         "layers) for a meaningful check")
     rng = np.random.default_rng(seed)
-    x = np.array(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64 if np.asarray(y).dtype.kind == "f" else np.int64)
+    several = isinstance(x, (list, tuple))
+    xs = [np.array(a, dtype=np.float64) for a in (x if several else [x])]
+    x = xs if several else xs[0]
+    as_targets = lambda t: np.asarray(t, dtype=np.float64 if np.asarray(t).dtype.kind == "f" else np.int64)  # noqa: E731
+    y = [as_targets(t) for t in y] if isinstance(y, (list, tuple)) else as_targets(y)
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if not model.built:
         model.build(x.shape[1:])
@@ -227,8 +233,10 @@ def check_model(model, x, y, training=True, h=1e-5, max_entries=200, tol=DEFAULT
     for (name, w), g in zip(_named_trainable_weights(model), analytic):   # the same order as gradients
         idx = _pick(w.size, max_entries, rng)
         report.add(name, w.shape, numerical_gradient(loss, w, h, idx), g.reshape(-1)[idx])
-    idx = _pick(x.size, max_entries, rng)
-    report.add("input", x.shape, numerical_gradient(loss, x, h, idx), dx.reshape(-1)[idx])
+    names = [f"input {t.name}" for t in model.inputs] if several else ["input"]
+    for name, a, d in zip(names, xs, dx if several else [dx]):
+        idx = _pick(a.size, max_entries, rng)
+        report.add(name, a.shape, numerical_gradient(loss, a, h, idx), d.reshape(-1)[idx])
     return report
 
 

@@ -497,7 +497,8 @@ def legacy_variables(root):
             found = [v for layer in node.layers for v in variables(layer, node)]
             return [v for v in found if v.layer.trainable] + [v for v in found if not v.layer.trainable]
         arrays = node.arrays or [None] * len(node.shapes)
-        return [Variable(f"{model.name}/{node.name}/{name}", shape, array, node, i)
+        scope = "" if model.class_name == "Functional" else f"{model.name}/"      # a graph's layers: no scope
+        return [Variable(f"{scope}{node.name}/{name}", shape, array, node, i)
                 for i, (name, shape, array) in enumerate(zip(variable_names(node), node.shapes, arrays))]
     return [(layer, variables(layer, root)) for layer in root.layers]
 

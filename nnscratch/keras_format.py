@@ -46,7 +46,7 @@ import zipfile
 
 import numpy as np
 
-from . import counter_random, fileio, h5_weights, losses, optimizers, registry, schedules
+from . import counter_random, fileio, h5_weights, keras_graph, losses, optimizers, registry, schedules
 from .errors import NotImplementedInNnscratch
 from .version import __version__
 
@@ -119,6 +119,8 @@ WRITERS = {
     "Conv2D": conv2d_config,
     "MaxPooling2D": lambda layer: {"pool_size": list(layer.pool_size), "padding": layer.padding,
                                    "strides": list(layer.strides), "data_format": "channels_last"},
+    "Add": lambda layer: {},
+    "Concatenate": lambda layer: {"axis": layer.axis},
 }
 BUILD_CONFIG = ("Dense", "Conv2D", "Flatten")
 
@@ -176,8 +178,15 @@ def optimizer_config(opt):
 
 def loss_config(model):
     """What compile() got, as Keras stores it: a name, or a loss object's class and full config."""
-    loss = model.compiled_loss
-    if not isinstance(model.loss, losses.Loss):                 # a name or a function: Keras's name of it
+    return loss_entry(model.loss, model.compiled_loss)
+
+
+def loss_entry(given, loss):
+    """One loss as Keras stores it: ``given`` to compile (a name, a function or a loss object) and the
+    loss object made of it."""
+    if isinstance(given, str):                                  # a name: as it was given, as Keras keeps it
+        return given
+    if not isinstance(given, losses.Loss):                      # a function: Keras's name of it
         return type(loss).name
     config = {"name": loss.name, "reduction": loss.reduction,
               **{k: v for k, v in loss.get_config().items() if k != "name"}}
@@ -199,23 +208,43 @@ def known_metric(name):
 
 
 def compile_config(model):
-    return {"optimizer": optimizer_config(model.optimizer), "loss": loss_config(model), "loss_weights": None,
-            "metrics": model.storable_metrics() or None, "weighted_metrics": None,
+    if isinstance(model.compiled_loss, list):                  # a graph model with several outputs
+        loss, loss_weights, metrics = keras_graph.compile_entries(
+            model, lambda given: loss_entry(given, losses.get(given)), storable_metric)
+    else:
+        loss, loss_weights, metrics = loss_config(model), model.loss_weights, model.storable_metrics() or None
+    return {"optimizer": optimizer_config(model.optimizer), "loss": loss, "loss_weights": loss_weights,
+            "metrics": metrics, "weighted_metrics": None,
             "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+
+
+def storable_metric(spec):
+    """One metric of an output as a model file holds it: its name, or a built-in metric object of default
+    configuration by its class name (as ``Model.storable_metrics``); anything else is refused."""
+    from . import metrics as metrics_module
+    if isinstance(spec, str):
+        return spec
+    if type(spec) in metrics_module.METRICS.values() and spec.get_config() == type(spec)().get_config():
+        return type(spec).__name__
+    raise ValueError(f"save: the metric {spec!r} of a model with several outputs cannot be stored in Keras's "
+                     "files (only Keras's named metrics can); compile with metric names to save it")
 
 
 def model_config(model):
     """config.json: ``model`` as Keras's ``serialize_keras_object`` writes it (without the object-sharing
     ids Keras adds to repeated dtype policies)."""
-    Sequential = registry.get("Sequential", kind="model")
-    if not isinstance(model, Sequential):
-        raise ValueError(f"save: Keras's model files hold Sequential models here, and {type(model).__name__} "
-                         "is not one; save its weights with model.save_weights('m.weights.h5')")
+    Sequential, Functional = registry.get("Sequential", kind="model"), registry.get("Functional", kind="model")
+    if not isinstance(model, (Sequential, Functional)):
+        raise ValueError(f"save: Keras's model files hold Sequential and functional models here, and "
+                         f"{type(model).__name__} is neither; save its weights with model.save_weights('m.weights.h5')")
     if not model.built:
         raise ValueError("save: the model is not built yet (give the first layer input_shape, or fit it first)")
     check_names(model)
-    input_names = (f"input_layer_{i}" if i else "input_layer" for i in itertools.count())
-    config = sequential_config(model, model.dtype.name, input_names)
+    if isinstance(model, Functional):                          # a graph model: keras_graph.py
+        config = keras_graph.functional_config(model, lambda layer: layer_config(layer, model.dtype.name))
+    else:
+        input_names = (f"input_layer_{i}" if i else "input_layer" for i in itertools.count())
+        config = sequential_config(model, model.dtype.name, input_names)
     if model.optimizer is not None:
         config["compile_config"] = compile_config(model)
     return config
@@ -449,7 +478,8 @@ def softmax_args(s):
 # The Keras layers nnscratch reads: each turns the layer's settings into nnscratch's arguments.
 READERS = {"Dense": dense_args, "Activation": lambda s: {"activation": activation_of(s)},
            "Dropout": dropout_args, "Flatten": flatten_args, "Softmax": softmax_args,
-           "Conv2D": conv2d_args, "MaxPooling2D": pooling_args}
+           "Conv2D": conv2d_args, "MaxPooling2D": pooling_args, "Add": lambda s: {},
+           "Concatenate": lambda s: {"axis": s.integer("axis", low=-(2 ** 31), default=-1)}}
 SHAPE_KEYS = ("batch_shape", "batch_input_shape")     # an input shape on a layer: Keras 2 and early Keras 3
 
 
@@ -481,18 +511,23 @@ class Plan:
     def __init__(self, config, fail, compile=True, compile_settings=None):
         self.fail = fail
         name, settings = keras_object(config, "the model", fail)
-        if name != "Sequential":
-            fail(f"the file holds a {name!r} model; this nnscratch reads Sequential models")
+        if name not in ("Sequential", "Functional"):
+            fail(f"the file holds a {name!r} model; this nnscratch reads Sequential and Functional models "
+                 "(keras.Model(inputs, outputs))")
         self.dtype = dtype_of(settings.get("dtype", "float32") if isinstance(settings, dict) else None,
                               "the model", fail)
-        top = config.get("build_config")
-        self.spec = self.sequential(settings, "the model", 0, top)
-        if self.spec.input_shape is None:
-            fail("the file does not say the model's input shape (no InputLayer, build_input_shape or "
-                 "build_config): build the model in Keras (call it once, or start it with keras.Input) "
-                 "before saving it")
-        self.saveable, _ = self.walk(self.spec, self.spec.input_shape, "the model")
-        self.optimizer = self.loss = None
+        if name == "Functional":                            # a graph model: keras_graph.py
+            self.dtype = graph_dtype(settings, fail)
+            self.spec = keras_graph.GraphSpec(self, settings, keras_object, Settings)
+            self.saveable = self.spec.saveable
+        else:
+            self.spec = self.sequential(settings, "the model", 0, config.get("build_config"))
+            if self.spec.input_shape is None:
+                fail("the file does not say the model's input shape (no InputLayer, build_input_shape or "
+                     "build_config): build the model in Keras (call it once, or start it with keras.Input) "
+                     "before saving it")
+            self.saveable, _ = self.walk(self.spec, self.spec.input_shape, "the model")
+        self.optimizer = self.loss = self.loss_weights = None
         self.metrics = []
         settings = config.get("compile_config") if compile_settings is None else compile_settings
         if compile and settings:
@@ -622,10 +657,13 @@ class Plan:
                           "RMSprop, as Keras loads it", stacklevel=4)
             optimizer = "rmsprop"
         self.optimizer = self.optimizer_from(optimizer)
-        self.loss = self.loss_from(s.take("loss"))
-        self.metrics = self.metrics_from(s.take("metrics"))
-        if s.take("weighted_metrics") not in (None, []) or s.take("loss_weights") not in (None, 1, 1.0, [1.0]):
-            fail("the model was compiled with loss_weights or weighted_metrics, which nnscratch does not implement")
+        graph = isinstance(self.spec, keras_graph.GraphSpec)     # several outputs: a list or dict of each
+        self.loss = structured(s.take("loss"), self.loss_from, graph, "the loss", fail)
+        self.metrics = structured(s.take("metrics"), self.metrics_from, graph, "the metrics", fail, lists=True)
+        self.loss_weights = structured(s.take("loss_weights"), lambda w: self.loss_weight(w), graph, "loss_weights",
+                                       fail)
+        if s.take("weighted_metrics") not in (None, []):
+            fail("the model was compiled with weighted_metrics, which nnscratch's files do not hold")
         for key in ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss"):
             s.take(key)                                 # how Keras runs, not what it computes
         s.done()
@@ -721,6 +759,11 @@ class Plan:
         except (TypeError, ValueError) as e:
             fail(f"the loss {kind} cannot be made here: {e}")
 
+    def loss_weight(self, value):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+            self.fail(f"the compile config's loss_weights must be numbers, got {value!r:.60}")
+        return value
+
     def metrics_from(self, value):
         fail = self.fail
         if value is None:
@@ -739,6 +782,8 @@ class Plan:
     def rng_owners(self):
         """The paths of everything built from this plan that keeps a random generator: each Sequential
         (its shuffling) and each layer with one (a Dropout)."""
+        if isinstance(self.spec, keras_graph.GraphSpec):
+            return self.spec.rng_owners()
         paths = []
 
         def walk(spec, path):
@@ -793,9 +838,13 @@ class Plan:
                 model.trainable = False                  # Keras's flag of a frozen model: all its layers
             return model
         try:
-            model = make(self.spec, self.spec.input_shape, self.spec.name)
+            if isinstance(self.spec, keras_graph.GraphSpec):
+                model = self.spec.build(self.dtype, generators)
+            else:
+                model = make(self.spec, self.spec.input_shape, self.spec.name)
             if self.optimizer is not None:
-                model.compile(optimizer=self.optimizer, loss=self.loss, metrics=self.metrics)
+                model.compile(optimizer=self.optimizer, loss=self.loss, metrics=self.metrics,
+                              loss_weights=self.loss_weights)
         except (TypeError, ValueError) as e:
             self.fail(f"the model cannot be built from its configuration: {e}")
         live = h5_weights.saveables(model)
@@ -806,6 +855,31 @@ class Plan:
         if optimizer_arrays is not None:
             h5_weights.restore_optimizer(model.optimizer, h5_weights.optimizer_params(model), optimizer_arrays)
         return model
+
+
+def graph_dtype(settings, fail):
+    """A graph model's dtype: its layers' policy (Keras writes none for the model itself)."""
+    for entry in settings.get("layers") or [] if isinstance(settings, dict) else []:
+        config = entry.get("config") if isinstance(entry, dict) else None
+        if isinstance(config, dict) and entry.get("class_name") != "InputLayer" and config.get("dtype") is not None:
+            return dtype_of(config["dtype"], f"layer {config.get('name')!r:.40}", fail)
+    return "float32"
+
+
+def structured(value, read, graph, what, fail, lists=False):
+    """A compile setting read by ``read`` for each output where a graph model gives one per output (a list
+    or dict of them); ``lists``: a setting that is itself a list (metrics), per output a list of lists."""
+    if not graph or value is None or (isinstance(value, dict) and "class_name" in value):   # one (a Keras object)
+        return read(value)
+    if isinstance(value, dict):
+        if len(value) > 1024:
+            fail(f"{what} lists too many outputs")
+        return {str(k): read([v] if lists and isinstance(v, str) else v) for k, v in value.items()}
+    if isinstance(value, list) and (not lists or any(isinstance(v, list) for v in value)):
+        if len(value) > 1024:
+            fail(f"{what} lists too many outputs")
+        return [read(v) for v in value]
+    return read(value)
 
 
 # ====================================================================== reading the files
@@ -933,7 +1007,8 @@ def legacy(entry):
     config = dict(entry["config"])
     if "layers" in config:
         config["layers"] = [legacy(layer) for layer in config["layers"]]
-    return {"class_name": entry["class_name"], "config": config}
+    graph = {key: entry[key] for key in ("name", "inbound_nodes") if key in entry}     # a graph model's layer
+    return {"class_name": entry["class_name"], "config": config, **graph}
 
 
 def training_config(model):

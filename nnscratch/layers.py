@@ -26,7 +26,7 @@ import threading
 import numpy as np
 
 from . import activations as activations_module
-from . import backend, checks, initializers, registry, tape
+from . import backend, checks, initializers, registry, symbolic, tape
 from .array_ops import cast
 from .counter_random import counter_uniform, new_key
 from .engine import fast, inference
@@ -150,7 +150,10 @@ class Layer:
         this layer's own :meth:`backward`: ``g = dL/d(output)`` in, ``dL/dx`` and ``dL/dW, dL/db``
         (its ``grads``) out.  The call runs on a *twin* of the layer (the same weight arrays, its own
         ``cache`` and work arrays), so what it returns and what its backward reads stay valid when
-        the layer is called again (a layer used twice, the next batch)."""
+        the layer is called again (a layer used twice, the next batch).  Called on symbolic tensors
+        (``keras.Input``), it records a node of a graph instead (``symbolic.py``)."""
+        if symbolic.is_symbolic(inputs):
+            return symbolic.connect(self, inputs, training)
         if not self.built:
             self.build(np.shape(inputs)[1:], self.dtype or tape.floatx())
         if tuple(np.shape(inputs)[1:]) != self.built_input_shape:

@@ -18,10 +18,11 @@ shares its layers and weights with the outer model, as in Keras.
 """
 import numpy as np
 
-from . import backend, checks, registry, tape
+from . import backend, checks, registry, symbolic, tape
 from . import layers as layers_module
 from . import losses
 from .engine import inference
+from .errors import NotImplementedInNnscratch
 from .layers import Activation, Dense
 from .tape import Tensor
 from .training import History, Model  # noqa: F401  (History: nnscratch.models.History, as before)
@@ -72,6 +73,8 @@ class Sequential(Model):
 
         A ``Sequential`` may be added as a layer: the outer model then runs it as one step and trains
         its weights (the same arrays: both models see every change), as Keras nests models."""
+        if isinstance(layer, symbolic.KerasTensor) or getattr(layer, "is_input_layer", False):
+            return self._add_input(layer)
         nested = isinstance(layer, Sequential)
         if not isinstance(layer, layers_module.Layer) and not nested:
             raise ValueError(f"Sequential.add expects an nnscratch layer, got {type(layer).__name__}")
@@ -94,6 +97,7 @@ class Sequential(Model):
             raise ValueError(f"{layer.name}: only the first layer takes input_shape")
         self.layers.append(layer)
         input_shape = layer.sample_shape if nested else layer.input_shape
+        input_shape = self.__dict__.get("_input_shape") if input_shape is None else input_shape
         if len(self.layers) == 1 and input_shape is not None:
             self.build(input_shape)
         elif len(self.layers) > 1 and self.layers[-2].built:
@@ -106,6 +110,17 @@ class Sequential(Model):
             raise ValueError("pop: the model has no layers to remove")
         layer = self.layers.pop()
         return layer
+
+    def _add_input(self, given):
+        """``Sequential([keras.Input((784,)), ...])``, Keras 3's recommended form: the input's shape builds
+        the layers as they come (a keras.Input tensor, or an InputLayer)."""
+        node = getattr(given, "node", None)
+        if node is not None and not node.is_input:
+            raise ValueError(f"Sequential.add: {given.name} is the output of layer {node.layer.name!r}, not a "
+                             "keras.Input; a Sequential takes layers, and keras.Input(shape) first")
+        if self.layers or "_input_shape" in self.__dict__:
+            raise ValueError("Sequential.add: keras.Input must come first, once (it gives the input shape)")
+        self._input_shape = tuple(given.shape[1:]) if node is not None else given.built_input_shape
 
     def build(self, input_shape, dtype=None):
         """Create every layer's parameters for inputs of ``input_shape``: one sample's shape (``(784,)``,
@@ -253,6 +268,10 @@ class Sequential(Model):
         ``forward`` over all rows (on the numba backend: in pieces of rows, split over the cores).  As in
         Keras, ``x`` is cast to the model's dtype first (``x / 255.0`` is float64; a float32 model rounds
         it to float32, as Keras's layers cast their inputs)."""
+        if symbolic.is_symbolic(x):
+            raise NotImplementedInNnscratch(f"{self.name}(x) on a symbolic tensor (a Sequential used as a layer "
+                                            "of a graph) is not implemented in nnscratch; add its layers to the "
+                                            "graph one by one")
         if tape.is_recording():
             return self.call(x, training=training)
         x = checks.features(self, x, "model(x)")

@@ -118,6 +118,10 @@ def _metadata_and_arrays(model):
     if not model.built:
         raise ValueError("save: the model is not built yet (give the first layer input_shape, "
                          "or fit it first)")
+    if getattr(model, "is_graph", False):
+        raise ValueError(f"save: {model.name} is a graph model (keras.Model(inputs, outputs)); the {FILE_FORMAT} "
+                         "format (.npz) stores a stack of layers only. Save it as .keras (or .h5), Keras's "
+                         "formats, which hold the graph and which nnscratch and Keras both read")
     if model.submodels():
         raise ValueError(f"save: {model.name} contains another Sequential ({model.submodels()[0].name}); "
                          f"the {FILE_FORMAT} format (.npz) stores plain layers only. Save it as .keras "

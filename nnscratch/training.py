@@ -31,7 +31,7 @@ import warnings
 
 import numpy as np
 
-from . import backend, checks, data_adapter, elementwise_losses, keras_format, losses, optimizers, saving, tape  # noqa: F401
+from . import backend, checks, data_adapter, elementwise_losses, keras_format, losses, optimizers, registry, saving, tape  # noqa: F401
 from . import callbacks as callbacks_module
 from . import metrics as metrics_module
 from .callbacks import History  # noqa: F401  (nnscratch.training.History, as before)
@@ -55,11 +55,19 @@ class Model(SubclassingAPI):
     :func:`nnscratch.utils.set_random_seed` makes everything repeatable."""
     _saveable = False              # model.save stores a Sequential's architecture; a call() is code
 
+    def __new__(cls, *args, **kwargs):
+        """``keras.Model(inputs, outputs)`` is a graph model, as Keras's ``Model.__new__`` makes it: a
+        :class:`~nnscratch.functional.Functional` (found in ``registry.py``, its room is above this one)."""
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            return super().__new__(registry.get("Functional", kind="model"))
+        return super().__new__(cls)
+
     def __init__(self, *args, name=None, dtype=None, seed=None, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
-            raise NotImplementedInNnscratch("keras.Model(inputs, outputs), Keras's functional API, is not "
-                                            "implemented in nnscratch yet: build a Sequential, or subclass "
-                                            "keras.Model with __init__ and call()")
+            raise NotImplementedInNnscratch("a subclass of keras.Model made from inputs and outputs "
+                                            "(super().__init__(inputs, outputs): Keras's functional "
+                                            "subclassing) is not implemented in nnscratch: use "
+                                            "keras.Model(inputs, outputs) itself, or write call()")
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}; nnscratch's "
                             "keras.Model takes name, dtype and seed")
@@ -333,7 +341,7 @@ class Model(SubclassingAPI):
             per-thread replicas (the same layers and weights)."""
             p = model.forward(x[rows], training=False)
             loss, _ = model.loss_and_gradient(y[rows], p, None if w is None else self._scaled(w[rows], len(p)))
-            return loss, np.array(p, copy=True)
+            return loss, data_adapter.copied(p)
 
         def fold(per_batch):
             """Fold the batches not yet counted into the metrics, in batch order (as one loop adds them)."""
@@ -371,13 +379,13 @@ class Model(SubclassingAPI):
         if backend.fast() and not callbacks.listens("predict_batch"):
             out = inference.forward_all(self, x, batches, callbacks.progress("on_predict_batch_end"))   # the loop below
         else:
-            out = np.empty((len(x),) + tuple(self.output_shape), dtype=self.dtype)
+            out = data_adapter.empty_outputs(self, len(x))          # (N,) + output shape (one per output)
             for i, rows in enumerate(batches):
                 callbacks.on_predict_batch_begin(i)
                 out[rows] = self.forward(x[rows], training=False)
                 callbacks.on_predict_batch_end(i, {"outputs": out[rows]})
         callbacks.on_predict_end()
-        return out
+        return data_adapter.predictions(self, out)
 
     # ------------------------------------------------------------------ weights
     def get_weights(self):

@@ -16,12 +16,12 @@ PACKAGE = ROOT / "nnscratch"
 # higher one (docs/architecture.md draws them).
 STOREYS = [
     ("base", ["version", "errors", "utils", "counter_random", "tape", "tensor", "initializers", "registry",
-              "checks", "progress", "summary", "fileio", "datasets", "data_adapter"]),
+              "checks", "progress", "summary", "fileio", "datasets", "data_adapter", "symbolic"]),
     ("engine", ["engine", "backend"]),
-    ("math", ["activations", "ops", "array_ops", "loss_functions", "layers", "conv", "losses", "elementwise_losses",
-              "metrics", "schedules", "optimizers"]),
-    ("models", ["callbacks", "monitors", "saving", "keras_format", "h5_weights", "subclassing", "training", "models",
-                "gradcheck", "data"]),
+    ("math", ["activations", "ops", "array_ops", "loss_functions", "layers", "input_layer", "conv", "merging",
+              "losses", "elementwise_losses", "metrics", "schedules", "optimizers"]),
+    ("models", ["callbacks", "monitors", "saving", "keras_format", "keras_graph", "h5_weights", "subclassing",
+                "training", "models", "functional", "graph_io", "gradcheck", "data"]),
     ("surface", ["keras", "nn", "math", "random", "saved_model", "__init__"]),
     ("apps", ["__main__", "workshop", "exercises", "zoo", "plotting"]),
 ]
@@ -30,7 +30,7 @@ SEPARATE = {"neighbors": "base"}
 # The learner's rooms: the math a reader follows through one training step.
 LEARNER_ROOMS = ["models", "training", "layers", "conv", "activations", "losses", "elementwise_losses", "metrics",
                  "schedules", "optimizers", "callbacks", "monitors", "gradcheck", "tape", "ops", "array_ops",
-                 "loss_functions", "subclassing"]
+                 "loss_functions", "subclassing", "symbolic", "input_layer", "merging", "functional"]
 LEARNER_MAX_LINES = 450
 # What a learner's room may import from the engine: the fast paths, row-split inference, the names of
 # the fused activations.  Never a loop directly.

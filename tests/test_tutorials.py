@@ -99,6 +99,40 @@ def test_training_with_callbacks_runs_on_nnscratch_as_on_tensorflow(capsys, monk
     assert isinstance(out["nnscratch"][1]["model"].optimizer.schedule, nnscratch.schedules.ExponentialDecay)
 
 
+def test_the_functional_api_guide_runs_on_nnscratch_as_on_tensorflow(capsys, monkeypatch, tmp_path):
+    """tutorials/functional_api.py, the MNIST example of Keras's guide "The Functional API" (a graph of
+    layers, its summary, fit with a validation split, evaluate, save and load as .keras), 20,000 training
+    images, the guide's 2 epochs: run with ``import nnscratch as tf`` and with real TensorFlow, the same
+    summary and history keys, and test accuracy within one point; the model loaded back from
+    my_model.keras scores what the trained one scored."""
+    _mnist_or_skip()
+    import keras
+    import tensorflow
+    monkeypatch.setattr(tensorflow.keras.datasets.mnist, "load_data", nnscratch.datasets.mnist.load_data)
+    monkeypatch.chdir(tmp_path)
+    out = {}
+    for framework in ("nnscratch", "tensorflow"):
+        nnscratch.set_random_seed(0)
+        keras.utils.set_random_seed(0)
+        nnscratch.keras.backend.clear_session()         # the automatic layer names count from "dense" again
+        keras.backend.clear_session()
+        ns = run_tutorial("functional_api.py", subset=(20000, 5000), framework=framework)
+        out[framework] = (capsys.readouterr().out, ns)
+
+    def summary(text):
+        start = text.index('Model: "mnist_model"')
+        return text[start:text.index("Non-trainable params", start)]
+    assert summary(out["nnscratch"][0]) == summary(out["tensorflow"][0])
+    assert "Total params: 55,050 (215.04 KB)" in out["nnscratch"][0]
+    ours, theirs = out["nnscratch"][1], out["tensorflow"][1]
+    assert list(ours["history"].history) == list(theirs["history"].history)
+    acc = {f: float(ns["test_scores"][1]) for f, (_, ns) in out.items()}
+    assert abs(acc["nnscratch"] - acc["tensorflow"]) <= 0.01 and acc["nnscratch"] > 0.85
+    loaded = ours["model"]                      # keras.models.load_model("my_model.keras")
+    assert type(loaded).__name__ == "Functional" and isinstance(loaded.compiled_loss, losses.SparseCategoricalCrossentropy)
+    assert loaded.evaluate(ours["x_test"], ours["y_test"], verbose=0) == pytest.approx(ours["test_scores"], rel=1e-6)
+
+
 def test_tutorial_edits_are_only_the_announced_ones():
     """The runner changes the epoch count and inserts one subset line, nothing else."""
     for name, epochs_line in (("quickstart_beginner.py", "model.fit(x_train, y_train, epochs=5)"),

@@ -312,7 +312,32 @@ def rmsprop_update(opt, params, grads, state, rho, one_minus_rho, momentum, eps,
                             rho, one_minus_rho, momentum, eps, lr)
 
 
+# ============================================================================ Add, Concatenate, graphs
+def add_all(owner, name, xs):
+    """``a = ((x_1 + x_2) + x_3) + ...`` (``Add.forward``; a graph's gradients where a tensor fans out),
+    left to right as the plain lines add, into ``owner``'s reused array ``name``."""
+    if any(x.shape != xs[0].shape or x.dtype != xs[0].dtype for x in xs):
+        raise ValueError(f"{getattr(owner, 'name', 'add')}: arrays of shapes and dtypes "
+                         f"{[(x.shape, x.dtype.name) for x in xs]} cannot be added element by element")
+    if len(xs) == 1:
+        return xs[0]
+    a = np.add(xs[0], xs[1], out=work(owner, name, xs[0].shape, xs[0].dtype))
+    for x in xs[2:]:
+        np.add(a, x, out=a)
+    return a
+
+
+def concatenate(owner, name, xs, axis):
+    """``np.concatenate(xs, axis)`` (``Concatenate.forward``) into ``owner``'s reused array ``name``."""
+    shape = list(xs[0].shape)
+    shape[axis] = sum(x.shape[axis] for x in xs)
+    return np.concatenate(xs, axis=axis, out=work(owner, name, tuple(shape), np.result_type(*xs)))
+
+
 # ========================================================================================= fit
 def take_rows(owner, name, x, idx):
-    """``x[idx]`` (a shuffled mini-batch) gathered into ``owner``'s reused array ``name``."""
+    """``x[idx]`` (a shuffled mini-batch) gathered into ``owner``'s reused array ``name``; for several
+    arrays (``data_adapter.Arrays``: a graph model's inputs or targets) the same rows of each."""
+    if hasattr(x, "arrays"):
+        return type(x)([take_rows(owner, f"{name}{k}", a, idx) for k, a in enumerate(x.arrays)])
     return np.take(x, idx, axis=0, out=work(owner, name, (len(idx),) + x.shape[1:], x.dtype))

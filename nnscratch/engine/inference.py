@@ -22,8 +22,7 @@ import copy
 import threading
 import weakref
 
-import numpy as np
-
+from .. import data_adapter
 from . import threads as thread_policy
 
 CHUNK_ROWS = 1024
@@ -84,8 +83,9 @@ def _busy(model):
 
 def forward_all(model, x, batches, progress=lambda steps: None, n_threads=None):
     """``forward(x[rows])`` for every slice ``rows`` in ``batches``, dropout off, into one new array
-    ``(N,) + output_shape``: the fast path of ``predict``."""
-    out = np.empty((len(x),) + tuple(model.output_shape), dtype=model.dtype)
+    ``(N,) + output_shape`` (one per output for several: ``data_adapter.empty_outputs``): the fast path
+    of ``predict``."""
+    out = data_adapter.empty_outputs(model, len(x))
 
     def fill(m, rows):
         out[rows] = m.forward(x[rows], training=False)

@@ -25,6 +25,7 @@ behaviour is reproduced).
 """
 from ..version import __version__ as _nnscratch_version
 from ..tape import Variable
+from ..input_layer import Input
 from ..training import Model
 from . import activations, backend, callbacks, datasets, layers, losses, metrics, models, ops, optimizers, utils
 from ._missing import NotImplementedInNnscratch, missing_attribute
@@ -35,7 +36,7 @@ config = backend                         # keras.config.floatx / set_floatx / ep
 __version__ = f"nnscratch {_nnscratch_version} (Keras 3 API subset)"
 KERAS_API = "3"
 
-__all__ = ["Sequential", "Model", "Variable", "load_model", "activations", "backend", "callbacks", "config",
+__all__ = ["Sequential", "Model", "Input", "Variable", "load_model", "activations", "backend", "callbacks", "config",
            "datasets", "layers", "losses", "metrics", "models", "ops", "optimizers", "utils",
            "NotImplementedInNnscratch", "__version__"]
 

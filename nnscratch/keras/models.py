@@ -28,7 +28,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """``tf.keras.models.load_model``: a ``.keras`` or legacy ``.h5`` file (Keras's or nnscratch's) or
     nnscratch's ``.npz``, recognised by content (``nnscratch/saving.py``, ``keras_format.py``)."""
     model = _saving.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
-    model.__class__ = Sequential
+    if type(model) is _models.Sequential:
+        model.__class__ = Sequential
     return model
 
 
