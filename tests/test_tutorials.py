@@ -133,6 +133,87 @@ def test_the_functional_api_guide_runs_on_nnscratch_as_on_tensorflow(capsys, mon
     assert loaded.evaluate(ours["x_test"], ours["y_test"], verbose=0) == pytest.approx(ours["test_scores"], rel=1e-6)
 
 
+def _unbarred(line):
+    """``line`` without the progress bar Keras's predict prints in front of a callback's next line."""
+    return re.sub(r"^.*/step(?=\.\.\.)", "", line)
+
+
+def _guide_lines(text):
+    """What a guide prints, the parts that do not depend on the random numbers: each line with its
+    numbers blanked (and their padding), without progress bars, blank lines and nnscratch's ``Epoch 1/1`` (Keras prints
+    no epoch line for one epoch: docs/keras-compatibility.md)."""
+    lines = [re.sub(r" +", " ", re.sub(r"\d+(\.\d+)?(e-?\d+)?", "#", _unbarred(l))) for l in text.splitlines()]
+    return [l for l in lines if l.strip() and not any(bar in l for bar in ("━", "=====", "\x08", "\r"))
+            and l != "Epoch #/#"]
+
+
+def test_the_training_and_evaluation_guide_runs_on_nnscratch_as_on_tensorflow(capsys, monkeypatch, tmp_path):
+    """tutorials/training_and_evaluation.py, the MNIST code of Keras's guide "Training & evaluation with
+    the built-in methods" (a graph model compiled with objects and with strings, a loss function, a
+    Loss and a Metric subclass written with keras.ops, validation_split, class and sample weights,
+    EarlyStopping, ModelCheckpoint with save_best_only and with save_freq, load_model of the newest
+    checkpoint, a schedule, TensorBoard), 4,000 training images: run with ``import nnscratch as tf``
+    and with real TensorFlow (each in its own folder), it prints the same lines (numbers aside), the
+    same history keys, writes the same checkpoint names, and its test accuracy is TensorFlow's within
+    one point."""
+    _mnist_or_skip()
+    import keras
+    import tensorflow
+    monkeypatch.setattr(tensorflow.keras.datasets.mnist, "load_data", nnscratch.datasets.mnist.load_data)
+    out = {}
+    for framework in ("nnscratch", "tensorflow"):
+        (tmp_path / framework).mkdir()
+        monkeypatch.chdir(tmp_path / framework)          # its checkpoints: mymodel_{epoch}.keras, ./ckpt/
+        nnscratch.set_random_seed(0)
+        keras.utils.set_random_seed(0)
+        ns = run_tutorial("training_and_evaluation.py", subset=(4000, 5000), framework=framework)
+        files = sorted(p.name for p in (tmp_path / framework).glob("mymodel_*.keras"))
+        out[framework] = (_guide_lines(capsys.readouterr().out), ns, files, len(list((tmp_path / framework / "ckpt").iterdir())))
+    ours, theirs = out["nnscratch"], out["tensorflow"]
+    early = [l for l in ours[0] if "early stopping" in l]   # the epoch EarlyStopping stops at depends on the weights
+    assert [l for l in ours[0] if l not in early] == [l for l in theirs[0] if "early stopping" not in l]
+    assert len(early) == 1 and "Creating a new model" in ours[0] and "test loss, test acc: [#, #]" in ours[0]
+    assert list(ours[1]["history"].history) == list(theirs[1]["history"].history) == [
+        "loss", "sparse_categorical_accuracy", "val_loss", "val_sparse_categorical_accuracy"]
+    assert ours[2] == theirs[2] == ["mymodel_1.keras", "mymodel_2.keras"] and ours[3] == theirs[3] == 1
+    acc = {f: float(o[1]["results"][1]) for f, o in out.items()}
+    assert abs(acc["nnscratch"] - acc["tensorflow"]) <= 0.01 and acc["nnscratch"] > 0.8
+    last = ours[1]["model"]              # the model of the last fit: a CategoricalTruePositives run before it
+    assert type(last).__name__ == "Functional" and isinstance(ours[1]["lr_schedule"], nnscratch.schedules.ExponentialDecay)
+
+
+def test_the_custom_callbacks_guide_runs_on_nnscratch_as_on_tensorflow(capsys, monkeypatch):
+    """tutorials/custom_callbacks.py, Keras's guide "Writing your own callbacks" whole, on its 1,000 MNIST
+    images: with ``import nnscratch as tf`` and with real TensorFlow, every hook of fit (with a
+    validation split), evaluate and predict is called in the same order with the same log keys, the
+    loss-printing callback prints at the same batches, the learning-rate schedule of your own prints
+    the same 15 learning rates (float32's 0.10000000149011612 ..., a new float's 0.05 on the epoch it
+    is set) and its last fit's loss is TensorFlow's within 10%."""
+    _mnist_or_skip()
+    import keras
+    import tensorflow
+    monkeypatch.setattr(tensorflow.keras.datasets.mnist, "load_data", nnscratch.datasets.mnist.load_data)
+    out = {}
+    for framework in ("nnscratch", "tensorflow"):
+        nnscratch.set_random_seed(0)
+        keras.utils.set_random_seed(0)
+        ns = run_tutorial("custom_callbacks.py", framework=framework)
+        text = capsys.readouterr().out
+        out[framework] = (text.splitlines(), _guide_lines(text), ns)
+    hooks = {f: [_unbarred(l) for l in o[0] if "log keys" in l] for f, o in out.items()}
+    assert hooks["nnscratch"] == hooks["tensorflow"] and len(hooks["nnscratch"]) == 58
+    assert "...Predicting: end of batch 7; got log keys: ['outputs']" in hooks["nnscratch"]
+    rates = {f: [l for l in o[0] if "Learning rate is" in l] for f, o in out.items()}
+    assert rates["nnscratch"] == rates["tensorflow"] and len(rates["nnscratch"]) == 15
+    assert "Epoch 3: Learning rate is 0.05." in rates["nnscratch"]
+    # the early-stopping fit ends at an epoch that depends on the weights: compare up to it, and after it
+    cut = {f: o[1].index("Epoch #: early stopping") for f, o in out.items()}
+    assert out["nnscratch"][1][:35] == out["tensorflow"][1][:35]
+    assert out["nnscratch"][1][cut["nnscratch"]:] == out["tensorflow"][1][cut["tensorflow"]:]
+    last = {f: o[2]["model"].evaluate(o[2]["x_test"], o[2]["y_test"], verbose=0)[0] for f, o in out.items()}
+    assert last["nnscratch"] == pytest.approx(last["tensorflow"], rel=0.1)
+
+
 def test_tutorial_edits_are_only_the_announced_ones():
     """The runner changes the epoch count and inserts one subset line, nothing else."""
     for name, epochs_line in (("quickstart_beginner.py", "model.fit(x_train, y_train, epochs=5)"),

@@ -27,6 +27,8 @@ EDITS = {
     "training_with_callbacks.py": {"after": "x_train, y_train = x_train[:-1000], y_train[:-1000]\n"},
     "functional_api.py": {"epochs": "model.fit(x_train, y_train, batch_size=64, epochs={}, validation_split=0.2)",
                           "after": "x_test = x_test.reshape(10000, 784).astype(\"float32\") / 255\n"},
+    "training_and_evaluation.py": {"after": "y_train = y_train[:-10000]\n"},
+    "custom_callbacks.py": {"after": "y_test = y_test[:1000]\n"},
 }
 TUTORIAL_EPOCHS = {"quickstart_beginner.py": 5, "mnist_mlp.py": 20, "quickstart_experts.py": 5, "functional_api.py": 2}
 
