@@ -14,7 +14,7 @@ A tensor that feeds two layers (``x`` in the residual ``y = x + f(x)``) influenc
 both paths, so by the chain rule ``dL/dx`` is the *sum* of what comes back along each.  The reverse
 order guarantees every path has delivered before ``grads.pop`` reads it.  A layer called at two nodes
 (shared weights) runs twice, so its weight gradient is the sum over its calls as well: each call keeps
-its own cache (a twin of the layer, the same weights) and the model adds the calls' ``dW`` up.
+its own cache (a replica of the layer, the same weights) and the model adds the calls' ``dW`` up.
 
 ``fit`` runs exactly this step (``compute_gradients``), with no tape; ``model(x)`` on an open
 ``GradientTape`` runs :meth:`Functional.call` instead, each layer call one node of the tape, which
@@ -74,7 +74,7 @@ class Functional(Model):
         self._shared = [(layer, [np.zeros_like(g) for g in layer.grads]) for layer in self._layers
                         if len(graph.calls[id(layer)]) > 1]
         self._shared_ids = {id(layer) for layer, _ in self._shared}
-        self._twins = {}                                # node -> the twin that ran it (shared layers)
+        self._replicas = {}                             # node -> the replica that ran it (shared layers)
         self._first = {id(n) for n in self._calls if all(t.node.is_input for t in n.inputs)}
         used = [id(t) for n in self._calls for t in n.inputs] + [id(t) for t in flat_out]
         self._fusable = {k for k, t in enumerate(flat_out) if used.count(id(t)) == 1}
@@ -92,8 +92,8 @@ class Functional(Model):
     @layers.setter
     def layers(self, layers):
         """The engine's replicas (``engine/inference.py``) run the graph on copies of the layers, with
-        twins of their own."""
-        self._layers, self._twins = layers, {}
+        replicas of their own."""
+        self._layers, self._replicas = layers, {}
 
     @property
     def weights(self):
@@ -157,15 +157,15 @@ class Functional(Model):
         return out if len(out) > 1 else out[0]
 
     def _run(self, node, new=False):
-        """The layer that runs ``node``: the model's own, or, for a layer called at several nodes, a twin of
+        """The layer that runs ``node``: the model's own, or, for a layer called at several nodes, a replica of
         it for this node (the same weights, its own cache and work arrays), made by ``forward`` and kept
         for ``backward``, so two calls of one layer never overwrite each other's cache."""
         layer = self._layers[self._position[id(node)]]
         if id(node.layer) not in self._shared_ids:
             return layer
         if new:
-            self._twins[id(node)] = inference.twin(layer)
-        return self._twins[id(node)]
+            self._replicas[id(node)] = inference.call_replica(layer)
+        return self._replicas[id(node)]
 
     def loss_and_gradient(self, y, p, sample_weight=None):
         """The batch's loss and the gradient that starts the backward pass, for each output as

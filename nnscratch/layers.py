@@ -148,7 +148,7 @@ class Layer:
 
         On an open ``GradientTape`` the call is ONE node of the tape whose vector-Jacobian product is
         this layer's own :meth:`backward`: ``g = dL/d(output)`` in, ``dL/dx`` and ``dL/dW, dL/db``
-        (its ``grads``) out.  The call runs on a *twin* of the layer (the same weight arrays, its own
+        (its ``grads``) out.  The call runs on a *replica* of the layer (the same weight arrays, its own
         ``cache`` and work arrays), so what it returns and what its backward reads stay valid when
         the layer is called again (a layer used twice, the next batch).  Called on symbolic tensors
         (``keras.Input``), it records a node of a graph instead (``symbolic.py``)."""
@@ -162,18 +162,18 @@ class Layer:
         x = cast(inputs, self.dtype)
         training = getattr(_calls, "training", None) if training is None else training
         variables = self.trainable_variables
-        twin = inference.twin(self)                       # this call's own cache and work arrays
-        out = Tensor(twin.forward(x.array, training=bool(training)))
+        replica = inference.call_replica(self)            # this call's own cache and work arrays
+        out = Tensor(replica.forward(x.array, training=bool(training)))
         need_dx = tape.is_recorded(x)
 
         def vjp(g):                                       # g = dL/d(out): this layer's own backward
-            dx = twin.backward(g, need_dx=need_dx)
-            return [None if dx is None else np.array(dx), *(np.array(d) for d in twin.trainable_grads)]
+            dx = replica.backward(g, need_dx=need_dx)
+            return [None if dx is None else np.array(dx), *(np.array(d) for d in replica.trainable_grads)]
         out = tape.record(out, [x, *variables], vjp)
-        out._keras_logits = self._logits(twin, x, variables, need_dx)
+        out._keras_logits = self._logits(replica, x, variables, need_dx)
         return out
 
-    def _logits(self, twin, x, variables, need_dx):
+    def _logits(self, replica, x, variables, need_dx):
         """A softmax output layer's input, for a cross-entropy to use (Keras's shortcut); else None."""
         return None
 
@@ -290,16 +290,16 @@ class Dense(Layer):
             return fast.matmul(self, "dx", dz, self.kernel.T)   # the line below, into a reused array
         return dz @ self.kernel.T                         # dx = dz @ W.T : (N, M) @ (M, D) -> (N, D)
 
-    def _logits(self, twin, x, variables, need_dx):
+    def _logits(self, replica, x, variables, need_dx):
         """With ``activation='softmax'``: ``z = x @ W + b`` as a node of its own, whose vector-Jacobian
         product is :meth:`backward_from_z`; a cross-entropy of the output uses it (Keras's shortcut)."""
         if self.activation.name != "softmax":
             return None
 
         def vjp(dz):
-            dx = twin.backward_from_z(dz, need_dx=need_dx)
-            return [None if dx is None else np.array(dx), *(np.array(d) for d in twin.trainable_grads)]
-        return tape.record(Tensor(twin.cache[1]), [x, *variables], vjp)
+            dx = replica.backward_from_z(dz, need_dx=need_dx)
+            return [None if dx is None else np.array(dx), *(np.array(d) for d in replica.trainable_grads)]
+        return tape.record(Tensor(replica.cache[1]), [x, *variables], vjp)
 
     def get_config(self):
         return {"name": self.name, "units": self.units, "activation": self.activation.name,
@@ -329,7 +329,7 @@ class Activation(Layer):
             return fast.activation_backward(self, z, a, da)   # the line below, into a reused array
         return self.activation.backward(z, a, da)
 
-    def _logits(self, twin, x, variables, need_dx):
+    def _logits(self, replica, x, variables, need_dx):
         """A softmax's input ``x`` itself, for a cross-entropy of its output (Keras's shortcut)."""
         return x if self.activation.name == "softmax" else None
 

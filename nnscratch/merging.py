@@ -52,9 +52,9 @@ class Merge(Layer):
         if [tuple(x.shape[1:]) for x in xs] != self.built_input_shape:
             raise ValueError(f"{self.name} was built for inputs of shapes {self.built_input_shape}, but is "
                              f"called on {[tuple(x.shape[1:]) for x in xs]}")
-        twin = inference.twin(self)                       # this call's own work arrays
-        out = Tensor(twin.forward([x.array for x in xs]))
-        return tape.record(out, xs, lambda g: [np.array(dx) for dx in twin.backward(g)])
+        replica = inference.call_replica(self)            # this call's own work arrays
+        out = Tensor(replica.forward([x.array for x in xs]))
+        return tape.record(out, xs, lambda g: [np.array(dx) for dx in replica.backward(g)])
 
 
 class Add(Merge):

@@ -130,7 +130,7 @@ def replicas(model, count):
     return [_replica(model, arrays) for arrays in kept[:count]]
 
 
-def twin(layer):
+def call_replica(layer):
     """A replica of ``layer`` with work arrays of its own, made for one call of ``layer(x)``
     (``layers.Layer.__call__``): what that call returns, and what its backward reads later on a tape,
     is that call's alone, however often the layer is called again."""
