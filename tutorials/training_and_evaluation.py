@@ -15,7 +15,8 @@
 # * the guide's ActivityRegularizationLayer example (a layer of your own written as `call()` that
 #   adds `ops.sum(inputs) * 0.1` to the loss with `self.add_loss`, in an MNIST graph) is left out:
 #   a layer written as `call()` alone (no forward/backward) inside a keras.Model(inputs, outputs)
-#   graph, and `Layer.add_loss`, are not implemented in nnscratch yet (both are refused by name);
+#   graph, and `Layer.add_loss`, are not implemented in nnscratch yet (today such a layer fails at
+#   fit with an AttributeError, not yet a NotImplementedInNnscratch naming it);
 # * the guide's LogisticEndpoint example (a layer that adds its own loss, in a model of two inputs
 #   fitted without a loss on three random samples) is left out: it is not MNIST, and it needs the
 #   same `add_loss`;
