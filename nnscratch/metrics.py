@@ -172,6 +172,11 @@ class Mean(Metric):
 
     def update_state(self, values, sample_weight=None):
         values = np.asarray(values, dtype=self.dtype)
+        if values.ndim == 0 and isinstance(sample_weight, int):      # fit's loss: one number, the batch size
+            w = self.dtype.type(sample_weight)                  # (the lines below, without their arrays)
+            self.total.assign_add(values * w)
+            self.count.assign_add(w)
+            return
         w = None
         if sample_weight is not None:
             values, w = _same_rank(values, np.asarray(sample_weight, dtype=self.dtype))

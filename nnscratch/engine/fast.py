@@ -18,13 +18,24 @@ from .buffers import work
 
 
 def _loops():
-    from . import loops        # imported on first use, so the numpy backend never loads Numba
-    return loops
+    """The Numba loops, imported on first use (so the numpy backend never loads Numba), then kept:
+    an import statement on every call would cost microseconds a batch of 32 notices."""
+    global _LOOPS
+    if _LOOPS is None:
+        from . import loops
+        _LOOPS = loops
+    return _LOOPS
 
 
 def _conv_loops():
-    from . import conv_loops
-    return conv_loops
+    global _CONV_LOOPS
+    if _CONV_LOOPS is None:
+        from . import conv_loops
+        _CONV_LOOPS = conv_loops
+    return _CONV_LOOPS
+
+
+_LOOPS = _CONV_LOOPS = None
 
 
 def _as_2d(x):
