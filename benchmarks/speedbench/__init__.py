@@ -9,7 +9,9 @@
 * :mod:`.machine`: what a run ran on (cores, CPU, BLAS, versions, variables, git revision);
 * :mod:`.protocol`: fresh processes, interleaved rounds, the per-side summaries, the results file;
 * :mod:`.report`: the printed tables, the README's table (``--readme``) and the plot;
-* :mod:`.compare`: ``--compare``, nnscratch before/after at two revisions or directories.
+* :mod:`.compare`: ``--compare``, nnscratch before/after at two revisions or directories;
+* :mod:`.ab`: the two-sided scripts (``callbacks.py``, ``functional.py``): fresh processes, interleaved
+  rounds, a ratio against its target.
 
 Nothing here is imported by ``nnscratch``; a worker process imports only its own framework.
 """
