@@ -240,7 +240,7 @@ class ProgbarLogger(Callback):
         self.in_fit = True
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self.verbose:
+        if self.verbose and self.epochs > 1:                # Keras 3 names the epoch only when there are several
             print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
         self._open()
 
