@@ -34,3 +34,24 @@ def missing_attribute(public_name, implemented, hints=None):
             raise AttributeError(f"module {public_name!r} has no attribute {name!r}")
         raise NotImplementedInNnscratch(message(f"{public_name}.{name}", implemented, (hints or {}).get(name)))
     return __getattr__
+
+
+def require_forward(layer):
+    """Refuse, by its class, a layer written the Keras way as ``call()`` alone: nnscratch's models run each
+    layer's own ``forward`` and ``backward`` (``layers.py``), which such a layer does not have.  Called
+    where the layer enters a model: ``Sequential.add``, a call on a ``keras.Input`` tensor, its first call."""
+    if not callable(getattr(layer, "forward", None)):
+        raise NotImplementedInNnscratch(
+            f"{type(layer).__name__} ({getattr(layer, 'name', '?')}) is a layer written as call() alone, without "
+            "forward and backward: such a layer is not implemented in nnscratch, whose models run each layer's "
+            "own forward and backward. Write forward(x, training) and backward(grad, need_dx) for it (see "
+            "docs/write-your-own.md), or write its computation with tf operations in a GradientTape loop (or in "
+            "the call() of your keras.Model subclass), where the tape records each operation")
+
+
+def add_loss(owner):
+    """The error for Keras's ``self.add_loss(...)`` (a loss term added from inside a ``call``)."""
+    return NotImplementedInNnscratch(
+        f"{type(owner).__name__}.add_loss (a loss term added from inside call(), Keras's add_loss) is not "
+        "implemented in nnscratch: add the term to the loss itself, in a keras.losses.Loss subclass of your own "
+        "or in the loss of a GradientTape loop")

@@ -26,7 +26,7 @@ import threading
 import numpy as np
 
 from . import activations as activations_module
-from . import backend, checks, initializers, registry, symbolic, tape
+from . import backend, checks, errors, initializers, registry, symbolic, tape
 from .array_ops import cast
 from .counter_random import counter_uniform, new_key
 from .engine import fast, inference
@@ -155,6 +155,7 @@ class Layer:
         if symbolic.is_symbolic(inputs):
             return symbolic.connect(self, inputs, training)
         if not self.built:
+            errors.require_forward(self)                  # a layer written as call() alone is refused by name
             self.build(np.shape(inputs)[1:], self.dtype or tape.floatx())
         if tuple(np.shape(inputs)[1:]) != self.built_input_shape:
             raise ValueError(f"{self.name} was built for inputs of shape {self.built_input_shape} (one sample), "
@@ -172,6 +173,10 @@ class Layer:
         out = tape.record(out, [x, *variables], vjp)
         out._keras_logits = self._logits(replica, x, variables, need_dx)
         return out
+
+    def add_loss(self, loss):
+        """Keras's ``self.add_loss`` (a loss term added from inside ``call``): not implemented."""
+        raise errors.add_loss(self)
 
     def _logits(self, replica, x, variables, need_dx):
         """A softmax output layer's input, for a cross-entropy to use (Keras's shortcut); else None."""

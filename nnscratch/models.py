@@ -22,7 +22,7 @@ from . import backend, checks, registry, symbolic, tape
 from . import layers as layers_module
 from . import losses
 from .engine import inference
-from .errors import NotImplementedInNnscratch
+from .errors import NotImplementedInNnscratch, require_forward
 from .layers import Activation, Dense
 from .tape import Tensor
 from .training import History, Model  # noqa: F401  (History: nnscratch.models.History, as before)
@@ -78,6 +78,8 @@ class Sequential(Model):
         nested = isinstance(layer, Sequential)
         if not isinstance(layer, layers_module.Layer) and not nested:
             raise ValueError(f"Sequential.add expects an nnscratch layer, got {type(layer).__name__}")
+        if not nested:
+            require_forward(layer)                       # a layer written as call() alone is refused by name
         if nested and (layer is self or self in layer.submodels()):
             raise ValueError(f"Sequential.add: {layer.name} cannot contain itself")
         inside = {id(l) for l in self.all_layers()} | {id(m) for m in self.submodels()}

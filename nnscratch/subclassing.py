@@ -38,7 +38,7 @@ import inspect
 import numpy as np
 
 from . import layers as layers_module
-from . import losses, tape
+from . import errors, losses, tape
 from .tape import GradientTape, Tensor, as_array
 
 _CATEGORICAL = losses.CategoricalCrossentropy()
@@ -71,6 +71,10 @@ class SubclassingAPI:
         """The forward pass, written by a subclass: layers called on ``inputs`` (tensors)."""
         raise NotImplementedError(f"{type(self).__name__}: a subclass of keras.Model defines its forward pass "
                                   "as a method call(self, inputs, training=None), calling its layers")
+
+    def add_loss(self, loss):
+        """Keras's ``self.add_loss`` (a loss term added from inside ``call``): not implemented."""
+        raise errors.add_loss(self)
 
     def __call__(self, inputs, training=None):
         """``model(x)``: :meth:`call` on ``x``, each layer one node of an open tape; the first call

@@ -20,7 +20,7 @@ twice is an input of two Nodes (a fan-out, where the backward pass adds gradient
 """
 import itertools
 
-from .errors import NotImplementedInNnscratch
+from .errors import NotImplementedInNnscratch, require_forward
 from .tape import floatx
 
 _names = itertools.count()
@@ -137,6 +137,7 @@ def is_symbolic(value):
 def connect(layer, args, training=None):
     """``layer(args)`` on symbolic tensors (``Layer.__call__`` hands it here): build the layer from their
     shapes if it is not built, check them if it is, record one :class:`Node` and return its output."""
+    require_forward(layer)                             # a layer written as call() alone cannot run in a graph
     inputs = flatten(args)
     if not all(isinstance(t, KerasTensor) for t in inputs):
         raise ValueError(f"{layer.name} was called on a mix of symbolic tensors and values "

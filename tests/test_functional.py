@@ -415,3 +415,34 @@ def test_inference_on_the_row_threads_equals_the_plain_loop():
     for a, b, c in zip(fast, plain, called):
         np.testing.assert_allclose(a, b, atol=1e-13, rtol=0)
         np.testing.assert_allclose(c.numpy(), b, atol=1e-13, rtol=0)
+
+
+# ------------------------------------------------------------------ a layer written as call() alone
+class ActivityRegularizationLayer(nnscratch.keras.layers.Layer):
+    """The guide's layer (Keras's "Training & evaluation with the built-in methods"): call() alone, add_loss."""
+
+    def call(self, inputs):
+        self.add_loss(nnscratch.keras.ops.sum(inputs) * 0.1)
+        return inputs
+
+
+def test_a_layer_written_as_call_alone_is_refused_by_name_where_it_enters_a_model():
+    """No forward/backward: refused with NotImplementedInNnscratch naming its class and what works
+    instead, at the call on a keras.Input, at Sequential.add and at its first call on a tape, never a
+    raw AttributeError at fit; self.add_loss is refused by name (on a layer and on a model)."""
+    keras = nnscratch.keras
+    inputs = keras.Input(shape=(784,), name="digits")
+    x = keras.layers.Dense(64, activation="relu", name="dense_1")(inputs)
+    with pytest.raises(NotImplementedInNnscratch, match=r"ActivityRegularizationLayer .*call\(\) alone.*"
+                                                         r"forward\(x, training\) and backward.*GradientTape"):
+        ActivityRegularizationLayer()(x)
+    with pytest.raises(NotImplementedInNnscratch, match="ActivityRegularizationLayer"):
+        keras.Sequential([keras.layers.Dense(4, input_shape=(3,)), ActivityRegularizationLayer()])
+    with pytest.raises(NotImplementedInNnscratch, match="ActivityRegularizationLayer"):
+        with nnscratch.GradientTape():
+            ActivityRegularizationLayer()(np.ones((2, 3)))
+    with pytest.raises(NotImplementedInNnscratch, match=r"ActivityRegularizationLayer\.add_loss"):
+        ActivityRegularizationLayer().add_loss(1.0)
+    model = keras.Model(inputs, keras.layers.Dense(10, name="predictions")(x))
+    with pytest.raises(NotImplementedInNnscratch, match=r"Functional\.add_loss"):
+        model.add_loss(1.0)

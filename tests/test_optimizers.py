@@ -84,3 +84,16 @@ def test_get_by_name_and_errors():
         get("adagrad")
     with pytest.raises(ValueError, match="learning_rate"):
         Adam(learning_rate=-1)
+
+
+def test_learning_rate_converts_to_a_numpy_array_without_numpy_2_s_deprecation_warning():
+    """``float(np.array(model.optimizer.learning_rate))`` (the guides' callbacks read it so) under NumPy 2:
+    no DeprecationWarning about ``__array__``'s ``copy`` argument, for a number and for a schedule."""
+    import warnings
+
+    from nnscratch import schedules
+    for opt in (Adam(learning_rate=0.01), SGD(learning_rate=schedules.ExponentialDecay(0.1, 10, 0.5))):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert float(np.array(opt.learning_rate)) == pytest.approx(float(opt.learning_rate))
+            assert np.array(opt.learning_rate, dtype=np.float64, copy=True).dtype == np.float64
