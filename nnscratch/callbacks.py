@@ -249,6 +249,7 @@ class ProgbarLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.bar.close(logs)
+        self.steps = self.bar.total             # an unknown number of steps is known after one epoch (Keras)
 
     def on_test_begin(self, logs=None):
         if not self.in_fit:

@@ -15,8 +15,12 @@ samples); ``map`` before ``batch`` calls its function once per element, as Tenso
 ``buffer_size`` elements and emits a random one of them each time, so an element can only come out
 early by up to ``buffer_size`` places (a buffer as large as the dataset gives a uniform permutation).
 The random numbers are nnscratch's (``seed=``, or ``tf.random.set_seed``), not TensorFlow's.
+
+``keras.utils.PyDataset`` (:class:`PyDataset`) is here too: a dataset written as a class that makes
+batch ``i`` when asked.  ``fit``, ``evaluate`` and ``predict`` take either kind (``batch_sources.py``).
 """
 import itertools
+import warnings
 
 import numpy as np
 
@@ -162,17 +166,16 @@ class Dataset:
         return _apply(rest, (self._element(i) for i in rows))
 
     def __len__(self):
-        n = self._rows_of([s for s in self._steps if s[0] not in ("batch", "map", "shuffle")])
-        if n is None or ("repeat", None) in self._steps:
-            raise TypeError("the length of this dataset is not known (it repeats forever)")
-        n = len(n)
-        for kind, *args in self._steps:
-            if kind == "batch":
-                n = n // args[0] if args[1] else -(-n // args[0])
+        n = length(self)
+        if n is None:
+            raise TypeError("The dataset is infinite (it repeats forever): it has no len()")
         return n
 
     def cardinality(self):
-        return Tensor(np.int64(len(self)))
+        """The number of elements of a pass, as TensorFlow counts them: -1 (``tf.data.INFINITE_CARDINALITY``)
+        for a dataset that repeats forever."""
+        n = length(self)
+        return Tensor(np.int64(-1 if n is None else n))
 
     def __getattr__(self, name):
         if name.startswith("_"):
@@ -180,6 +183,119 @@ class Dataset:
         raise NotImplementedInNnscratch(message(f"tf.data.Dataset.{name}", [
             "from_tensor_slices", "shuffle", "batch", "map", "take", "skip", "repeat", "prefetch", "cache",
             "as_numpy_iterator", "cardinality"]))
+
+
+class PyDataset:
+    """``keras.utils.PyDataset`` (also ``keras.utils.Sequence``): a dataset you write as a class, batch by
+    batch, as Keras's guides do::
+
+        class ExamplePyDataset(keras.utils.PyDataset):
+            def __init__(self, x, y, batch_size, **kwargs):
+                super().__init__(**kwargs)                 # workers, use_multiprocessing, max_queue_size
+                self.x, self.y, self.batch_size = x, y, batch_size
+
+            def __len__(self):                             # the number of batches
+                return int(np.ceil(len(self.x) / float(self.batch_size)))
+
+            def __getitem__(self, idx):                    # batch idx: (x, y) or (x, y, sample_weight)
+                rows = slice(idx * self.batch_size, (idx + 1) * self.batch_size)
+                return self.x[rows], self.y[rows]
+
+    ``fit``, ``evaluate`` and ``predict`` take it as ``x`` (``batch_sources.py``); ``fit`` calls
+    ``on_epoch_begin`` and ``on_epoch_end`` around each epoch, as Keras does, and with ``shuffle`` (its
+    default) asks for the batches in a new order each epoch.  A ``num_batches`` property returning None
+    makes an endless dataset (give ``steps_per_epoch``).  ``workers``, ``use_multiprocessing`` and
+    ``max_queue_size`` are accepted and kept as Keras's, but nnscratch computes the batches one after the
+    other in its own process: a batch is asked for when the step needs it."""
+
+    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+        self._workers, self._use_multiprocessing, self._max_queue_size = workers, use_multiprocessing, max_queue_size
+
+    def _warn_if_super_not_called(self):
+        """Keras's warning for a subclass whose ``__init__`` forgot ``super().__init__(**kwargs)``."""
+        missing = [name for name in ("_workers", "_use_multiprocessing", "_max_queue_size") if not hasattr(self, name)]
+        if missing:
+            self._workers = getattr(self, "_workers", 1)
+            self._use_multiprocessing = getattr(self, "_use_multiprocessing", False)
+            self._max_queue_size = getattr(self, "_max_queue_size", 10)
+            warnings.warn("Your `PyDataset` class should call `super().__init__(**kwargs)` in its constructor. "
+                          "`**kwargs` can include `workers`, `use_multiprocessing`, `max_queue_size`. Do not pass "
+                          "these arguments to `fit()`, as they will be ignored.", stacklevel=3)
+
+    @property
+    def workers(self):
+        self._warn_if_super_not_called()
+        return self._workers
+
+    @workers.setter
+    def workers(self, value):
+        self._workers = value
+
+    @property
+    def use_multiprocessing(self):
+        self._warn_if_super_not_called()
+        return self._use_multiprocessing
+
+    @use_multiprocessing.setter
+    def use_multiprocessing(self, value):
+        self._use_multiprocessing = value
+
+    @property
+    def max_queue_size(self):
+        self._warn_if_super_not_called()
+        return self._max_queue_size
+
+    @max_queue_size.setter
+    def max_queue_size(self, value):
+        self._max_queue_size = value
+
+    def __getitem__(self, index):
+        """Batch number ``index``: ``(x, y)``, ``(x, y, sample_weight)`` or ``(x,)``; written by a subclass."""
+        raise NotImplementedError(f"{type(self).__name__}: a PyDataset defines __getitem__(self, idx), which "
+                                  "returns batch number idx")
+
+    def __iter__(self):
+        """The batches in order, ``self[0], self[1], ...`` (endlessly when the number is not known)."""
+        try:
+            n = self.num_batches
+        except NotImplementedError:
+            n = None
+        return (self[i] for i in (itertools.count() if n is None else range(n)))
+
+    @property
+    def num_batches(self):
+        """The number of batches (``len(self)``), or None for an endless dataset."""
+        if hasattr(self, "__len__"):
+            return len(self)
+        raise NotImplementedError("You need to implement the `num_batches` property:\n\n"
+                                  "@property\ndef num_batches(self):\n  return ...")
+
+    def on_epoch_begin(self):
+        """Called at the start of every epoch."""
+
+    def on_epoch_end(self):
+        """Called at the end of every epoch."""
+
+
+def length(dataset):
+    """How many elements one pass over ``dataset`` gives (TensorFlow's cardinality), or None for a dataset
+    that repeats forever; step by step, without running it."""
+    n = dataset._rows
+    for kind, *args in dataset._steps:
+        if kind == "batch":
+            n = None if n is None else (n // args[0] if args[1] else -(-n // args[0]))
+        elif kind == "take" and args[0] >= 0:
+            n = args[0] if n is None else min(n, args[0])
+        elif kind == "skip":
+            n = None if n is None else max(n - args[0], 0)
+        elif kind == "repeat":
+            n = (None if n else 0) if args[0] is None else (None if n is None else n * args[0])
+    return n
+
+
+def batched(dataset):
+    """Whether ``dataset`` groups its elements with ``batch`` (else each element is one row of its arrays)."""
+    return any(kind == "batch" for kind, *_ in dataset._steps)
 
 
 def _chunks(rows, size):

@@ -57,6 +57,9 @@ class ProgressBar:
         if verbose == 1 and live(self.file):
             self.bar = _KerasBar(total=total_steps, bar_format=_BAR_FORMAT, ascii=" ━", file=self.file,
                             mininterval=0.1, dynamic_ncols=False, leave=True)
+        self.counted = 0
+        if total_steps is None and self.bar is None:   # an unknown number of steps (a dataset of unknown length)
+            self.update = self._count                  # and no bar to move: count them for the last line
 
     def update(self, steps, logs=None):
         """Advance ``steps``; refresh the running metrics at most 10 times a second.  ``logs`` is a
@@ -69,6 +72,9 @@ class ProgressBar:
             self._last_postfix = now
             self.bar.logs = self._per_step() + " - " + format_logs(logs())
 
+    def _count(self, steps, logs=None):
+        self.counted += steps
+
     def _per_step(self):
         elapsed = time.perf_counter() - self.start
         n = self.bar.n if self.bar is not None else self.total
@@ -77,7 +83,11 @@ class ProgressBar:
 
     def close(self, logs=None):
         """Finish the bar (verbose=1; without a terminal, write the finished bar once) or print the
-        epoch's single line (verbose=2)."""
+        epoch's single line (verbose=2).  A bar of unknown length learns it here, as Keras's does."""
+        if self.total is None:
+            self.total = self.bar.n if self.bar is not None else self.counted
+            if self.bar is not None:
+                self.bar.total = self.total
         if self.verbose == 1 and self.bar is not None:
             self.bar.logs = self._per_step() + (" - " + format_logs(logs) if logs else "")
             self.bar.close()

@@ -5,8 +5,8 @@ gradients (forward, loss, backward).  Here is everything around that step::
 
     train_step(x, y, w):  loss, p, grads = compute_gradients(x, y, w)   the model's forward, loss, backward
                           optimizer.apply(weights, grads)              the only place weights change
-    fit:                  for each epoch, for each mini-batch:
-                              train_step(x[rows], y[rows], w[rows])    one step
+    fit:                  for each epoch, for each mini-batch (x, y, w) the data gives:
+                              train_step(x, y, w)                      one step
                               update the metrics with (loss, y, p)     running values over the epoch
                               callbacks.on_train_batch_end(logs)       EarlyStopping, checkpoints, ...
     evaluate:             for each batch: forward (dropout off), the loss, the metrics
@@ -17,8 +17,9 @@ breakpoint in ``Dense.forward`` and ``fit`` stops there.  The metrics (``metrics
 with a state, reset at each epoch; the callbacks (``callbacks.py``) see the ``logs`` they make, as in
 Keras.  On the numba backend ``predict``, ``evaluate`` and ``model(x)`` hand their loop over batches
 to the engine in one line, which runs the same ``forward`` on one share of the rows per core
-(``engine/inference.py``).  Sample and class weights, the validation split and the order of the
-batches come from ``data_adapter.py``.
+(``engine/inference.py``).  The batches come from ``batch_sources.py``: rows of arrays (shuffled,
+weighted, a validation split held out: ``data_adapter.py``), or the batches of a ``tf.data.Dataset``
+or ``keras.utils.PyDataset``, checked one by one.
 
 A model class supplies ``forward``, ``loss_and_gradient``, ``compute_gradients``, its
 ``trainable_weights`` and its shapes: ``Sequential`` its hand-written ones (``models.py``), a model you
@@ -31,19 +32,16 @@ import warnings
 
 import numpy as np
 
-from . import backend, checks, data_adapter, elementwise_losses, keras_format, losses, optimizers, registry, saving, tape  # noqa: F401
+from . import backend, batch_sources, checks, data_adapter, elementwise_losses, keras_format, losses, optimizers, registry, saving, tape  # noqa: F401
 from . import callbacks as callbacks_module
 from . import metrics as metrics_module
 from .callbacks import History  # noqa: F401  (nnscratch.training.History, as before)
 from .data_adapter import batch_slices, within_batches  # noqa: F401
-from .engine import fast, inference
+from .engine import inference
 from .errors import NotImplementedInNnscratch
 from .layers import _snake_case, _unique_name
 from .subclassing import SubclassingAPI
 from .utils import make_rng
-
-_positive_or_none = lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0)  # noqa: E731
-
 
 class Model(SubclassingAPI):
     """``keras.Model``: compile, the training loop, inference, weights and saving, shared by every
@@ -242,50 +240,33 @@ class Model(SubclassingAPI):
         As Keras: the last partial batch is used; ``shuffle`` draws a new order each epoch
         (``'batch'``, as Keras 3: the rows of each batch in a new order, the batches in theirs);
         ``validation_split`` holds out the *last* fraction of the data (before shuffling);
-        ``validation_data`` is ``(x, y)`` or ``(x, y, sample_weight)``; the logged values are running
-        means over the epoch (the loss weighted by batch size) of each batch's value before its update
-        (dropout active).  ``sample_weight (N,)`` or ``class_weight {class: weight}`` weight the loss:
-        ``sum_i w_i L_i / N`` per batch.  ``callbacks``: see ``callbacks.py``.  Returns a
+        ``validation_data`` is ``(x, y)``, ``(x, y, sample_weight)`` or a dataset; the logged values are
+        running means over the epoch (the loss weighted by batch size) of each batch's value before its
+        update (dropout active).  ``sample_weight (N,)`` or ``class_weight {class: weight}`` weight the
+        loss: ``sum_i w_i L_i / N`` per batch.  ``x`` may be a ``tf.data.Dataset`` or a
+        ``keras.utils.PyDataset`` making ``(x, y)`` or ``(x, y, sample_weight)`` batches, with Keras's
+        rules for them (``batch_sources.py``).  ``callbacks``: see ``callbacks.py``.  Returns a
         :class:`~nnscratch.callbacks.History` (also kept as ``model.history``).
         """
         self._require_compiled("fit")
-        batch_size = checks.positive_int(batch_size, "fit: batch_size", default=32)
         epochs = checks.positive_int(epochs, "fit: epochs")
         verbose = checks.verbosity(verbose, "fit")
-        validation_split = checks.fraction(validation_split, "fit: validation_split")
-        shuffle = checks.shuffle(shuffle, "fit")
-        checks.refuse_unimplemented("fit", {"steps_per_epoch": steps_per_epoch, "validation_steps": validation_steps,
-                                            "validation_batch_size": validation_batch_size},
-                                    {k: _positive_or_none for k in ("steps_per_epoch", "validation_steps",
-                                                                    "validation_batch_size")})
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, int) or initial_epoch < 0:
             raise ValueError(f"fit: initial_epoch must be an integer >= 0, got {initial_epoch!r}")
-        x, y = checks.features_and_targets(self, x, y, "fit")
-        w = data_adapter.sample_weights(self, y, sample_weight, class_weight, "fit")
-        if validation_data is None and validation_split > 0:
-            (x, y, w), validation_data = data_adapter.train_validation_split(x, y, w, validation_split)
-        if validation_data is not None:
-            vx, vy, vw = data_adapter.unpack(checks.validation_pair(validation_data, "fit"), "fit: validation_data")
-            vx, vy = checks.features_and_targets(self, vx, vy, "fit (validation_data)")
-            vw = checks.sample_weights(vw, len(vx), self.dtype, "fit (validation_data)")
-
-        epochs_data = data_adapter.Epochs(len(x), batch_size, shuffle, self.rng, steps_per_epoch)
+        data, validation = batch_sources.for_fit(self, x, y, batch_size, shuffle, sample_weight, class_weight,
+                                                 validation_split, validation_data, steps_per_epoch,
+                                                 validation_steps, validation_batch_size)
         callbacks = callbacks if isinstance(callbacks, callbacks_module.CallbackList) else callbacks_module.CallbackList(
             callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-            verbose=verbose, epochs=epochs, steps=epochs_data.steps)
+            verbose=verbose, epochs=epochs, steps=data.num_batches)
         self.stop_training = False
         callbacks.on_train_begin()
         logs = None
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             callbacks.on_epoch_begin(epoch)
-            for batch, idx in enumerate(epochs_data.epoch()):
+            for batch, (xb, yb, wb) in enumerate(data.epoch()):    # rows of the arrays, or the dataset's next batch
                 callbacks.on_train_batch_begin(batch)
-                if backend.fast() and not isinstance(idx, slice):
-                    xb, yb = fast.take_rows(self, "x", x, idx), fast.take_rows(self, "y", y, idx)   # into reused arrays
-                else:
-                    xb, yb = x[idx], y[idx]
-                wb = None if w is None else w[idx]
                 try:
                     loss, p = self.train_step(xb, yb, wb)
                 except FloatingPointError as error:  # NaN loss: the weights are as before this batch
@@ -297,9 +278,8 @@ class Model(SubclassingAPI):
                 if self.stop_training:
                     break
             logs = self.get_metrics_result()
-            if validation_data is not None and self._should_validate(epoch, validation_freq):
-                val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size, verbose=0,
-                                    sample_weight=vw, steps=validation_steps, callbacks=callbacks, return_dict=True)
+            if validation is not None and self._should_validate(epoch, validation_freq):
+                val = self.evaluate(validation, verbose=0, callbacks=callbacks, return_dict=True)
                 logs.update({f"val_{name}": value for name, value in val.items()})
             callbacks.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -319,71 +299,63 @@ class Model(SubclassingAPI):
                  callbacks=None, return_dict=False):
         """Loss and metrics at inference (dropout off): ``[loss, metric, ...]`` (``loss`` alone without
         metrics), or the logs dict with ``return_dict``, as Keras.  The loss is the batch-size-weighted
-        mean of per-batch losses (Keras's order); ``sample_weight`` weights each batch's loss."""
+        mean of per-batch losses (Keras's order); ``sample_weight`` weights each batch's loss.  ``x``
+        may be a dataset of ``(x, y)`` or ``(x, y, sample_weight)`` batches (``batch_sources.py``)."""
         self._require_compiled("evaluate")
-        batch_size = checks.positive_int(batch_size, "evaluate: batch_size", default=32)
         verbose = checks.verbosity(verbose, "evaluate")
-        checks.refuse_unimplemented("evaluate", {"steps": steps}, {"steps": _positive_or_none})
-        x, y = checks.features_and_targets(self, x, y, "evaluate")
-        w = checks.sample_weights(sample_weight, len(x), self.dtype, "evaluate")
+        data = batch_sources.for_evaluate(self, x, y, batch_size, sample_weight, steps)
         with self._metrics_lock:          # threads evaluating one model take turns: the metrics are shared
-            return self._evaluate(x, y, w, batch_size, verbose, steps, callbacks, return_dict)
+            return self._evaluate(data, verbose, callbacks, return_dict)
 
-    def _evaluate(self, x, y, w, batch_size, verbose, steps, callbacks, return_dict):
-        batches = batch_slices(len(x), batch_size)[:steps]
+    def _evaluate(self, data, verbose, callbacks, return_dict):
         callbacks = callbacks if isinstance(callbacks, callbacks_module.CallbackList) else callbacks_module.CallbackList(
-            callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=len(batches))
+            callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=data.num_batches)
         callbacks.on_test_begin()
         self.reset_metrics()
 
-        def batch_loss_and_output(model, rows):
-            """This batch's loss and outputs.  ``model``: this model, or on the fast path one of its
-            per-thread replicas (the same layers and weights)."""
-            p = model.forward(x[rows], training=False)
-            loss, _ = model.loss_and_gradient(y[rows], p, None if w is None else self._scaled(w[rows], len(p)))
-            return loss, data_adapter.copied(p)
+        def test_step(model, x, y, w, keep=False):
+            """One batch's loss and outputs.  ``model``: this model, or on the fast path one of its
+            per-thread replicas (the same layers and weights); ``keep``: outputs copied, safe from its
+            next batch (the fast path keeps every batch's until they are folded in, in order)."""
+            p = model.forward(x, training=False)
+            loss, _ = model.loss_and_gradient(y, p, None if w is None else self._scaled(w, len(p)))
+            return loss, data_adapter.copied(p) if keep else p
 
-        def fold(per_batch):
-            """Fold the batches not yet counted into the metrics, in batch order (as one loop adds them)."""
-            for rows, (loss, p) in zip(batches[folded[0]:], per_batch[folded[0]:]):
-                self.update_metrics(loss, y[rows], p, None if w is None else w[rows])
-                folded[0] += 1
-
-        folded = [0]                                          # how many batches the metrics have seen
-        if backend.fast() and not callbacks.listens("test_batch"):
-            per_batch = inference.map_batches(self, batches, batch_loss_and_output,
-                                              callbacks.progress("on_test_batch_end"))   # the loop below, over the cores
+        per_batch = []
+        if backend.fast() and data.slices is not None and not callbacks.listens("test_batch"):
+            per_batch = inference.map_batches(                                 # the loop below, over the cores
+                self, data.slices, lambda m, rows: test_step(m, *data.take(rows), keep=True),
+                callbacks.progress("on_test_batch_end"))
         else:
-            per_batch = []
-            for i, rows in enumerate(batches):
+            for i, (xb, yb, wb) in enumerate(data.epoch()):
                 callbacks.on_test_batch_begin(i)
-                per_batch.append(batch_loss_and_output(self, rows))
-                fold(per_batch)
+                loss, p = test_step(self, xb, yb, wb)
+                self.update_metrics(loss, yb, p, wb)
                 callbacks.on_test_batch_end(i, self.get_metrics_result)    # called only if a callback reads it
-        fold(per_batch)
+        for rows, (loss, p) in zip(data.slices or (), per_batch):         # the cores' batches, folded in order
+            _, yb, wb = data.take(rows)
+            self.update_metrics(loss, yb, p, wb)
         logs = callbacks.on_test_end(self.get_metrics_result())
         return self._results(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Outputs for every row of ``x`` at inference (dropout off), in batches: ``(N, D) -> (N, C)``.
-        A NumPy array, as Keras's ``predict`` returns (``model(x)`` returns a Tensor)."""
-        batch_size = checks.positive_int(batch_size, "predict: batch_size", default=32)
+        """Outputs for every row of ``x`` (or every batch of a dataset) at inference (dropout off), in
+        batches: ``(N, D) -> (N, C)``.  A NumPy array, as Keras's ``predict`` returns (``model(x)``
+        returns a Tensor)."""
         verbose = checks.verbosity(verbose, "predict")
-        checks.refuse_unimplemented("predict", {"steps": steps}, {"steps": _positive_or_none})
-        x = checks.features(self, x, "predict")
-        x = x[:steps * batch_size] if steps else x
-        batches = batch_slices(len(x), batch_size)
+        data = batch_sources.for_predict(self, x, batch_size, steps)
         callbacks = callbacks if isinstance(callbacks, callbacks_module.CallbackList) else callbacks_module.CallbackList(
-            callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=len(batches))
+            callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=data.num_batches)
         callbacks.on_predict_begin()
-        if backend.fast() and not callbacks.listens("predict_batch"):
-            out = inference.forward_all(self, x, batches, callbacks.progress("on_predict_batch_end"))   # the loop below
+        if backend.fast() and data.slices is not None and not callbacks.listens("predict_batch"):
+            out = inference.forward_all(self, data.x, data.slices, callbacks.progress("on_predict_batch_end"))   # the loop below
         else:
-            out = data_adapter.empty_outputs(self, len(x))          # (N,) + output shape (one per output)
-            for i, rows in enumerate(batches):
+            outputs = []
+            for i, (xb, _, _) in enumerate(data.epoch()):
                 callbacks.on_predict_batch_begin(i)
-                out[rows] = self.forward(x[rows], training=False)
-                callbacks.on_predict_batch_end(i, {"outputs": out[rows]})
+                outputs.append(data_adapter.copied(self.forward(xb, training=False)))
+                callbacks.on_predict_batch_end(i, {"outputs": outputs[-1]})
+            out = batch_sources.joined(outputs)          # (N,) + output shape (one per output)
         callbacks.on_predict_end()
         return data_adapter.predictions(self, out)
 

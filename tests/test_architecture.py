@@ -21,7 +21,7 @@ STOREYS = [
     ("math", ["activations", "ops", "array_ops", "loss_functions", "layers", "input_layer", "conv", "merging",
               "losses", "elementwise_losses", "metrics", "schedules", "optimizers"]),
     ("models", ["callbacks", "monitors", "saving", "keras_format", "keras_graph", "h5_weights", "subclassing",
-                "training", "models", "functional", "graph_io", "gradcheck", "data"]),
+                "training", "models", "functional", "graph_io", "gradcheck", "data", "batch_sources"]),
     ("surface", ["keras", "nn", "math", "random", "saved_model", "__init__"]),
     ("apps", ["__main__", "workshop", "exercises", "zoo", "plotting"]),
 ]

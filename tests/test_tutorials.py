@@ -9,6 +9,7 @@ Both run verbatim apart from the import line; here on MNIST subsets for 1 epoch
 """
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -150,26 +151,35 @@ def _guide_lines(text):
 def test_the_training_and_evaluation_guide_runs_on_nnscratch_as_on_tensorflow(capsys, monkeypatch, tmp_path):
     """tutorials/training_and_evaluation.py, the MNIST code of Keras's guide "Training & evaluation with
     the built-in methods" (a graph model compiled with objects and with strings, a loss function, a
-    Loss and a Metric subclass written with keras.ops, validation_split, class and sample weights,
-    EarlyStopping, ModelCheckpoint with save_best_only and with save_freq, load_model of the newest
-    checkpoint, a schedule, TensorBoard), 4,000 training images: run with ``import nnscratch as tf``
-    and with real TensorFlow (each in its own folder), it prints the same lines (numbers aside), the
-    same history keys, writes the same checkpoint names, and its test accuracy is TensorFlow's within
-    one point."""
+    Loss and a Metric subclass written with keras.ops, validation_split, tf.data Datasets with
+    steps_per_epoch and validation_steps, PyDataset, class and sample weights (also as a Dataset's
+    third element), EarlyStopping, ModelCheckpoint with save_best_only and with save_freq, load_model
+    of the newest checkpoint, a schedule, TensorBoard), 4,000 training images: run with ``import
+    nnscratch as tf`` and with real TensorFlow (each in its own folder), it prints the same lines
+    (numbers aside), warns the same warnings about datasets (shuffle=True ignored by the five fits on
+    a Dataset; the data running out in each of the 3 epochs of steps_per_epoch=100 over 63 batches),
+    gives the same history keys and metrics_names, writes the same checkpoint names, and its test
+    accuracy is TensorFlow's within one point.  (2,000 of its 10,000 validation images.)"""
     _mnist_or_skip()
     import keras
     import tensorflow
     monkeypatch.setattr(tensorflow.keras.datasets.mnist, "load_data", nnscratch.datasets.mnist.load_data)
-    out = {}
+    out, warned = {}, {}
     for framework in ("nnscratch", "tensorflow"):
         (tmp_path / framework).mkdir()
         monkeypatch.chdir(tmp_path / framework)          # its checkpoints: mymodel_{epoch}.keras, ./ckpt/
         nnscratch.set_random_seed(0)
         keras.utils.set_random_seed(0)
-        ns = run_tutorial("training_and_evaluation.py", subset=(4000, 5000), framework=framework)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ns = run_tutorial("training_and_evaluation.py", subset=(4000, 5000, 2000), framework=framework)
         files = sorted(p.name for p in (tmp_path / framework).glob("mymodel_*.keras"))
         out[framework] = (_guide_lines(capsys.readouterr().out), ns, files, len(list((tmp_path / framework / "ckpt").iterdir())))
+        warned[framework] = [sum(text in str(w.message) for w in caught)
+                             for text in ("`shuffle=True` was passed", "Your input ran out of data")]
+    assert warned["nnscratch"] == warned["tensorflow"] == [5, 3]
     ours, theirs = out["nnscratch"], out["tensorflow"]
+    assert "Evaluate" in ours[0] and len(ours[1]["result"]) == len(theirs[1]["result"]) == 2
     early = [l for l in ours[0] if "early stopping" in l]   # the epoch EarlyStopping stops at depends on the weights
     assert [l for l in ours[0] if l not in early] == [l for l in theirs[0] if "early stopping" not in l]
     assert len(early) == 1 and "Creating a new model" in ours[0] and "test loss, test acc: [#, #]" in ours[0]
