@@ -318,7 +318,7 @@ class Model(SubclassingAPI):
             per-thread replicas (the same layers and weights); ``keep``: outputs copied, safe from its
             next batch (the fast path keeps every batch's until they are folded in, in order)."""
             p = model.forward(x, training=False)
-            loss, _ = model.loss_and_gradient(y, p, None if w is None else self._scaled(w, len(p)))
+            loss, _ = model.loss_and_gradient(y, p, self._scaled(w, len(p)))     # loss_weights too, as in training
             return loss, data_adapter.copied(p) if keep else p
 
         per_batch = []

@@ -465,3 +465,20 @@ def test_layer_weights_pop_and_version_as_keras(mnist):
         # (Keras's predict keeps its traced function from before the pop; its direct call does not)
         _close(nn.predict(x, verbose=0), km(x, training=False).numpy(), 1e-12, "predictions after pop")
     assert nnscratch.version.VERSION == nnscratch.__version__ and isinstance(tf.version.VERSION, str)
+
+
+def test_loss_weights_scale_the_evaluated_loss_and_val_loss_as_keras_s_do(mnist):
+    """compile(loss_weights=2.0) doubles the loss Keras's CompileLoss reports everywhere: the training
+    loss, the validation loss and evaluate's, with or without sample weights (not only with them)."""
+    x, y = mnist[0][:96], mnist[1][:96]
+    nn = _mlp("float64")
+    nn.compile(loss="sparse_categorical_crossentropy", optimizer=nn_opt.SGD(learning_rate=0.1), loss_weights=2.0)
+    km = kr.keras_twin(nn, compile=False)
+    with kr.keras_floatx("float64"):
+        km.compile(loss=kr.keras_loss_like(nn.compiled_loss, "float64", "keras"),
+                   optimizer=kr.keras_optimizer_like(nn.optimizer), loss_weights=2.0)
+        h_k = km.fit(x[:64], y[:64], batch_size=32, epochs=2, verbose=0, shuffle=False, validation_data=(x[64:], y[64:]))
+        e_k = km.evaluate(x[64:], y[64:], verbose=0)
+    h_n = nn.fit(x[:64], y[:64], batch_size=32, epochs=2, verbose=0, shuffle=False, validation_data=(x[64:], y[64:]))
+    _close(h_n.history, h_k.history, TOL["float64"], "history")
+    _close(nn.evaluate(x[64:], y[64:], verbose=0), e_k, TOL["float64"], "evaluate")
