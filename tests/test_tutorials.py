@@ -141,8 +141,8 @@ def _unbarred(line):
 
 def _guide_lines(text):
     """What a guide prints, the parts that do not depend on the random numbers: each line with its
-    numbers blanked (and their padding), without progress bars, blank lines and nnscratch's ``Epoch 1/1`` (Keras prints
-    no epoch line for one epoch: docs/keras-compatibility.md)."""
+    numbers blanked (and their padding), without progress bars, blank lines and the ``Epoch i/n`` headers
+    (in Keras's output to a pipe some headers share a line with a progress bar and go with it)."""
     lines = [re.sub(r" +", " ", re.sub(r"\d+(\.\d+)?(e-?\d+)?", "#", _unbarred(l))) for l in text.splitlines()]
     return [l for l in lines if l.strip() and not any(bar in l for bar in ("━", "=====", "\x08", "\r"))
             and l != "Epoch #/#"]
