@@ -7,6 +7,8 @@
   file) from its first bytes, with a clear error for a missing, empty or unreadable file.
 * :func:`zip_entry_count` reads how many entries a zip archive declares *before* :mod:`zipfile` reads
   its whole directory into memory (an archive of a million tiny entries is refused unread).
+* :func:`check_zip_entry` looks at one entry's directory record before a byte of it is inflated
+  (encryption, compression method, a declared size no compression reaches: a zip bomb).
 * :class:`FileError` is the ``ValueError`` every loader raises: ``'<what>: <path>: <problem>'``.
 """
 import errno
@@ -14,9 +16,11 @@ import os
 import secrets
 import stat
 import struct
+import zipfile
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")       # a zip archive (an .npz, a .keras), or an empty one
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"                 # an HDF5 file (Keras's .h5 and .weights.h5)
+MAX_EXPANSION = 1100        # deflate (zip, gzip) expands at most ~1032x: an entry declaring more is refused unread
 
 
 class FileError(ValueError):
@@ -143,3 +147,19 @@ def zip_entry_count(path, fail):
     # signature, disk, disk of the directory, entries on this disk, entries in all, directory size, offset
     _, _, _, _, entries, _, _ = struct.unpack("<4s4H2L", tail[at:at + 20])
     return entries
+
+
+def check_zip_entry(info, fail, writer):
+    """Refuse a zip entry (its :class:`zipfile.ZipInfo`) before reading it: encrypted, compressed by a
+    method other than stored or deflate, or declaring more bytes than its compressed size can expand
+    to (a zip bomb's lie, or a damaged directory).  ``writer``: what writes these files, for the
+    messages (``"Keras"``, ``"model.save"``)."""
+    if info.flag_bits & 0x1:
+        fail(f"{info.filename} is encrypted; {writer} never encrypts")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        fail(f"{info.filename} uses zip compression method {info.compress_type}; {writer} stores entries "
+             "(deflate is read too)")
+    if (info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size) \
+            or info.file_size > MAX_EXPANSION * info.compress_size + 1024:
+        fail(f"{info.filename}: the zip directory declares {info.file_size:,} bytes from "
+             f"{info.compress_size:,}, which no compression can; a zip bomb or a damaged file, refused unread")

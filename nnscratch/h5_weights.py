@@ -27,7 +27,6 @@ touched, so a refused file leaves the model as it was.
 """
 import io
 import math
-import os
 import re
 import warnings
 
@@ -45,7 +44,7 @@ KERAS_SLOTS = {"adam": ((("m", "momentum"), ("v", "velocity")),),
                "rmsprop": ((("velocity", "velocity"),), (("momentum", "momentum"),),
                            (("average_gradient", "average_gradient"),))}
 ALLOWED_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32"}    # HDF5's H5Z_FILTER_DEFLATE, _SHUFFLE, _FLETCHER32
-MAX_EXPANSION = 1100           # gzip expands at most ~1032x: a dataset declaring more is refused unread
+MAX_EXPANSION = fileio.MAX_EXPANSION   # gzip is deflate: a dataset declaring more is refused unread
 
 
 # ====================================================================== what is saved

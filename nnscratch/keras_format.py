@@ -938,15 +938,7 @@ class open_keras_zip:
         if sum(i.compress_size for i in infos) > size:
             fail("the file is damaged or truncated (its zip directory lists more data than the file holds)")
         for info in infos:
-            if info.flag_bits & 0x1:
-                fail(f"{info.filename} is encrypted; Keras never encrypts")
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                fail(f"{info.filename} uses zip compression method {info.compress_type}; Keras stores "
-                     "entries (deflate is read too)")
-            if (info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size) \
-                    or info.file_size > h5_weights.MAX_EXPANSION * info.compress_size + 1024:
-                fail(f"{info.filename}: the zip directory declares {info.file_size:,} bytes from "
-                     f"{info.compress_size:,}, which no compression can; a zip bomb or a damaged file, refused unread")
+            fileio.check_zip_entry(info, fail, "Keras")
             if info.filename != WEIGHTS and info.file_size > MAX_JSON_CHARS:
                 fail(f"{info.filename} is {info.file_size:,} bytes; nnscratch reads configurations of at most "
                      f"{MAX_JSON_CHARS:,}")

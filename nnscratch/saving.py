@@ -139,8 +139,8 @@ def _metadata_and_arrays(model):
     for layer in model.layers:
         if _has_rng(layer):
             if layer.name == "model":
-                raise ValueError(f"save: a layer with a random generator cannot be named 'model' "
-                                 f"(the file keeps the model's own generator under that name)")
+                raise ValueError("save: a layer with a random generator cannot be named 'model' "
+                                 "(the file keeps the model's own generator under that name)")
             rng_states[layer.name] = counter_random.generator_state(layer.rng)
     meta = {"format": FILE_FORMAT, "model": config, "rng_states": rng_states, "optimizer": None}
     arrays = {f"weight_{i}": w for i, w in enumerate(model.weights)}
@@ -308,15 +308,7 @@ def _entry_header(archive, name, shape, dtype, fail):
     """Read the ``.npy`` header of entry ``name`` (not its data) and check it: ``shape``, ``dtype``
     (None: the metadata's unicode string), and that the entry holds exactly that many bytes."""
     info = archive.getinfo(name)
-    if info.flag_bits & 0x1:
-        fail(f"{name} is encrypted; model.save never encrypts")
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        fail(f"{name} uses zip compression method {info.compress_type}; model.save stores entries "
-             "uncompressed (numpy.savez_compressed's deflate is read too)")
-    if (info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size) \
-            or info.file_size > 1100 * info.compress_size + 1024:       # deflate expands at most ~1032x
-        fail(f"{name}: the zip directory declares {info.file_size:,} bytes from {info.compress_size:,}, "
-             "which cannot be; the file is damaged or was edited")
+    fileio.check_zip_entry(info, fail, "model.save")
     with archive.open(info) as f:
         read_header = None
         try:
