@@ -57,6 +57,14 @@ def fraction(value, what):
     return float(value)
 
 
+def flag(value, what):
+    """``True`` or ``False`` (NumPy's too), as a Python bool; anything else, such as ``'no'`` or ``0``, is
+    refused: Keras's flags (``layer.trainable``, ``model.trainable``) are booleans."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{what} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def shuffle(value, what):
     """``True``, ``False`` or ``'batch'`` (Keras's values); anything else, such as ``'no'`` (which is
     truthy and would mean a full shuffle), is refused."""

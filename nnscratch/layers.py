@@ -94,9 +94,7 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value):
-        if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"{self.name}: trainable must be True or False, got {value!r}")
-        self._trainable = bool(value)
+        self._trainable = checks.flag(value, f"{self.name}: trainable")
 
     @property
     def trainable_weights(self):

@@ -200,19 +200,6 @@ class Sequential(Model):
         return [g for layer in self.layers for g in layer.grads]
 
     @property
-    def trainable(self):
-        """Keras's ``model.trainable``: setting it sets every layer's flag (``False``: nothing trains)."""
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value):
-        if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"{self.name}: trainable must be True or False, got {value!r}")
-        self._trainable = bool(value)
-        for layer in self.layers:
-            layer.trainable = bool(value)
-
-    @property
     def head(self):
         """The layer that makes the model's output: the last layer (inside a nested Sequential, its last)."""
         last = self.layers[-1]

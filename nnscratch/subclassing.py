@@ -38,7 +38,7 @@ import inspect
 import numpy as np
 
 from . import layers as layers_module
-from . import errors, losses, tape
+from . import checks, errors, losses, tape
 from .tape import GradientTape, Tensor, as_array
 
 _CATEGORICAL = losses.CategoricalCrossentropy()
@@ -104,11 +104,9 @@ class SubclassingAPI:
 
     @trainable.setter
     def trainable(self, value):
-        if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"{self.name}: trainable must be True or False, got {value!r}")
-        self._trainable = bool(value)
+        self._trainable = checks.flag(value, f"{self.name}: trainable")
         for layer in self.layers:
-            layer.trainable = bool(value)
+            layer.trainable = self._trainable
 
     @property
     def trainable_variables(self):
