@@ -5,9 +5,10 @@ takes the same Adam steps as its Keras twin.  docs/write-your-own.md's code is t
 import os
 import re
 
-import nbclient
 import nbformat
 import pytest
+
+import notebooks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "examples", "backprop_by_hand.ipynb")
@@ -16,32 +17,16 @@ PAGE = os.path.join(ROOT, "docs", "write-your-own.md")
 
 @pytest.fixture(scope="module")
 def executed():
-    env = {"NNSCRATCH_QUICK": "1", "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)                         # the kernel inherits this process's environment
-    try:
-        nb = nbformat.read(NOTEBOOK, as_version=4)
-        nbclient.NotebookClient(nb, kernel_name="python3", timeout=300,
-                                resources={"metadata": {"path": os.path.dirname(NOTEBOOK)}}).execute()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return nb
+    return notebooks.execute(NOTEBOOK, NNSCRATCH_QUICK="1")
 
 
 def _stdout(nb):
-    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
+    return notebooks.printed(nb, "stdout")
 
 
 def test_every_gradient_by_hand_equals_the_models(executed):
     text = _stdout(executed)
-    assert not [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                if o.get("output_type") == "error"]
+    assert not notebooks.errors(executed)
     rows = dict(re.findall(r"^(\w+)\s+\([\d, ]*\)\s+largest difference from the model: (\S+)$", text, re.M))
     names = {"p", "dz3", "dW3", "db3", "dh2", "da2", "dz2", "dW2", "db2", "dh1", "da1", "dz1", "dW1", "db1"}
     assert names <= set(rows), sorted(rows)
@@ -78,12 +63,8 @@ def test_the_page_is_the_notebooks_code():
 
 
 def test_links_point_at_real_files():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    links = set(re.findall(r"\]\((\.\./[^)#]+)", text))
-    assert len(links) >= 6
-    for link in links:
-        assert os.path.exists(os.path.normpath(os.path.join(ROOT, "examples", link))), link
+    missing, count = notebooks.missing_links(NOTEBOOK)
+    assert count >= 6 and not missing, missing
     page = open(PAGE, encoding="utf-8").read()
     for link in set(re.findall(r"\]\(([^)#:]+)", page)):
         assert os.path.exists(os.path.normpath(os.path.join(ROOT, "docs", link))), link

@@ -7,29 +7,21 @@ environment; PYTHONPATH gains the repository root so an uninstalled checkout wor
 import importlib.util
 import os
 
-import pytest
+import notebooks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "examples", "workshop.ipynb")
 
-import nbformat  # noqa: E402  (installed by the [dev] extra: no skip)
-import nbclient  # noqa: E402
-
 
 def test_notebook_executes(monkeypatch):
     monkeypatch.setenv("NNSCRATCH_QUICK", "1")
-    monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS", "1"))  # see test_workshop._env
     inline = importlib.util.find_spec("matplotlib_inline") is not None
     if inline:   # figures as image/png outputs, whatever MPLBACKEND the test run has
         monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=300,
-                                     resources={"metadata": {"path": os.path.dirname(NOTEBOOK)}})
-    client.execute()
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    nb = notebooks.execute(NOTEBOOK)
+    outputs = notebooks.outputs(nb)
+    assert not notebooks.errors(nb)
+    text = notebooks.printed(nb)
     assert "Keras/Tensorflow version nnscratch" in text
     assert "Total params: 7,850" in text and "Total params: 669,706" in text
     assert "kNN (k=3) accuracy" in text and "NotImplementedInNnscratch: tf.keras.layers.Conv1D" in text
@@ -44,10 +36,5 @@ def test_notebook_executes(monkeypatch):
 
 
 def test_notebook_links_point_at_real_files():
-    import re
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    links = set(re.findall(r"\]\((\.\./[^)#]+)\)", text))
-    assert len(links) >= 8
-    for link in links:
-        assert os.path.exists(os.path.normpath(os.path.join(ROOT, "examples", link))), link
+    missing, count = notebooks.missing_links(NOTEBOOK)
+    assert count >= 8 and not missing, missing
