@@ -117,6 +117,23 @@ def test_progress_output(capsys, verbose, marker):
     assert "Epoch" not in text and marker in text     # Keras 3 prints no epoch line for a single epoch
 
 
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_epoch_headers_are_keras_s(capsys, verbose):
+    """The ``Epoch i/n`` lines fit prints are the ones Keras 3's fit prints: none for one epoch."""
+    import keras
+    x, y = random_batch(40, d=20, c=3, seed=7, dtype="float32")
+    theirs = keras.Sequential([keras.Input((20,)), keras.layers.Dense(3, activation="softmax")])
+    theirs.compile(optimizer="adam", loss="categorical_crossentropy")
+    headers = {}
+    for side, model in (("nnscratch", small_model()), ("keras", theirs)):
+        for epochs in (1, 2):
+            model.fit(x, y, epochs=epochs, batch_size=20, verbose=verbose)
+            captured = capsys.readouterr()
+            headers[side, epochs] = [l for l in (captured.out + captured.err).splitlines() if l.startswith("Epoch")]
+    assert headers["nnscratch", 1] == headers["keras", 1] == []
+    assert headers["nnscratch", 2] == headers["keras", 2] == ["Epoch 1/2", "Epoch 2/2"]
+
+
 def test_verbose_zero_is_silent(capsys):
     x, y = random_batch(40, d=20, c=3, seed=7, dtype="float32")
     small_model().fit(x, y, epochs=1, verbose=0)
